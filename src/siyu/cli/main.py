@@ -1,0 +1,40 @@
+"""The ``siyu`` command: serve, demo, db, admin, tenant, agency, config."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from siyu.cli import admin, config, db, server, tenant
+from siyu.core.errors import AppError
+
+app = typer.Typer(
+    name="siyu",
+    help="siyu 私域 — private-domain customer operations platform (CDP + social CRM).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(server.serve)
+app.command("demo")(server.demo)
+app.add_typer(db.app, name="db")
+app.add_typer(admin.app, name="admin")
+app.add_typer(tenant.tenant_app, name="tenant")
+app.add_typer(tenant.agency_app, name="agency")
+app.add_typer(config.app, name="config")
+
+err = Console(stderr=True)
+
+
+def main() -> None:
+    """Run the CLI; ``AppError`` prints its detail and hint in red and exits 2."""
+    try:
+        app()
+    except AppError as exc:
+        err.print(f"[red]error:[/red] {exc.detail}")
+        if exc.hint:
+            err.print(f"[red]hint:[/red] {exc.hint}")
+        for fe in exc.errors:
+            err.print(f"  [red]-[/red] {fe.as_dict()}")
+        sys.exit(2)

@@ -1,0 +1,245 @@
+"""Engine, declarative base, tenant scoping and the unit of work.
+
+Tenant scoping cannot be forgotten:
+
+1. Structure: tenant-owned models inherit ``TenantScoped``; ``tenant_id`` leads the primary key
+   and composite foreign keys keep every reference inside one tenant.
+2. Runtime: every ORM select/update/delete in a tenant session gets
+   ``with_loader_criteria(TenantScoped, tenant_id == :tenant)``; a session with neither a tenant
+   nor an explicit system reason refuses to query; ``before_flush`` rejects rows of another tenant.
+3. Crossing tenants takes ``system_unit_of_work(reason=...)``, which is logged.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import (
+    Connection,
+    Engine,
+    ForeignKey,
+    MetaData,
+    Uuid,
+    create_engine,
+    event,
+    text,
+)
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    declared_attr,
+    mapped_column,
+    sessionmaker,
+    with_loader_criteria,
+)
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from siyu.config import Settings
+from siyu.core.actor import Actor
+from siyu.core.clock import utcnow
+from siyu.core.errors import AppError, TenantContextMissing
+from siyu.core.ids import new_id
+from siyu.core.types import UTCDateTime
+
+log = structlog.get_logger(__name__)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, uuid.UUID: Uuid}
+
+
+class TenantScoped:
+    """Mixin for tenant-owned tables: ``tenant_id`` first in the primary key, ``id`` second."""
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[uuid.UUID]:  # noqa: N805 - declared_attr takes the class
+        return mapped_column(
+            ForeignKey("tenant.id", ondelete="CASCADE"), primary_key=True, sort_order=-10
+        )
+
+    @declared_attr
+    def id(cls) -> Mapped[uuid.UUID]:  # noqa: N805
+        return mapped_column(primary_key=True, default=new_id, sort_order=-9)
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, sort_order=900)
+
+
+class CrossTenantWrite(AppError):
+    status, code, title = 500, "cross_tenant_write", "Cross-tenant write"
+
+
+def _normalise_url(url: str) -> str:
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and real savepoints."""
+    url = _normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
+            # Let SQLAlchemy, not pysqlite, decide when transactions begin (savepoints work).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=10000")
+            if ":memory:" not in url:
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+class Database:
+    """The engine and the session factory; tests rebind the factory to one connection."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.session_factory: sessionmaker[Session] = sessionmaker(
+            bind=engine, expire_on_commit=False
+        )
+
+    def bind_to(self, connection: Connection) -> None:
+        """Make sessions join ``connection``'s transaction through savepoints (tests)."""
+        self.session_factory = sessionmaker(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+
+_database: Database | None = None
+
+
+def init_database(settings: Settings) -> Database:
+    """Create the process-wide database for ``settings`` (and the PII keyring it needs)."""
+    global _database
+    from siyu.security import pii
+
+    pii.configure(settings.pii)
+    if settings.is_sqlite:
+        settings.home.mkdir(parents=True, exist_ok=True)
+    _database = Database(make_engine(settings.effective_database_url))
+    return _database
+
+
+def set_database(database: Database) -> None:
+    global _database
+    _database = database
+
+
+def get_database() -> Database:
+    if _database is None:
+        raise RuntimeError("database not initialised: call init_database(settings) at start-up")
+    return _database
+
+
+@contextmanager
+def unit_of_work(actor: Actor) -> Iterator[Session]:
+    """Open a session bound to ``actor``'s tenant; commit once on success, roll back on error."""
+    session = get_database().session_factory()
+    session.info["tenant_id"] = actor.tenant_id
+    session.info["actor"] = actor
+    with session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+@contextmanager
+def system_unit_of_work(*, reason: str) -> Iterator[Session]:
+    """Open a session that may cross tenants. Use sparingly; every use is logged with its reason."""
+    log.debug("system_unit_of_work", reason=reason)
+    session = get_database().session_factory()
+    session.info["system_reason"] = reason
+    with session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def session_tenant(session: Session) -> uuid.UUID:
+    """Return the tenant a session is bound to; raise if it has none."""
+    tenant_id = session.info.get("tenant_id")
+    if tenant_id is None:
+        raise TenantContextMissing("this session has no tenant", hint="use unit_of_work(actor)")
+    assert isinstance(tenant_id, uuid.UUID)
+    return tenant_id
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_to_tenant(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_column_load or state.is_relationship_load:
+        return
+    info = state.session.info
+    tenant_id = info.get("tenant_id")
+    if tenant_id is None:
+        if "system_reason" in info:
+            return
+        raise TenantContextMissing(
+            "ORM query in a session with neither a tenant nor a system reason",
+            hint="open the session with unit_of_work(actor) or system_unit_of_work(reason=...)",
+        )
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantScoped,
+            lambda cls: cls.tenant_id == tenant_id,
+            include_aliases=True,
+        )
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _reject_foreign_rows(session: Session, flush_context: Any, instances: Any) -> None:
+    tenant_id = session.info.get("tenant_id")
+    if tenant_id is None:
+        return
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if not isinstance(obj, TenantScoped):
+            continue
+        if obj.tenant_id is None:
+            obj.tenant_id = tenant_id
+        elif obj.tenant_id != tenant_id:
+            raise CrossTenantWrite(
+                f"{type(obj).__name__} of tenant {obj.tenant_id} written in a session of "
+                f"tenant {tenant_id}",
+                hint="this is a bug: objects must stay within the acting tenant",
+            )

@@ -1,0 +1,57 @@
+"""The customer: one identified person per tenant, PII encrypted at rest."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import Date, ForeignKeyConstraint, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from siyu.core.clock import utcnow
+from siyu.core.db import Base, TenantScoped, Timestamped
+from siyu.security.pii import EncryptedString
+
+
+class Gender(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    UNKNOWN = "unknown"
+
+
+class Customer(TenantScoped, Timestamped, Base):
+    """A customer. Phone and email are stored encrypted; ``*_bidx`` are their blind indexes.
+
+    ``org_unit_id`` is the home store (data scope), ``owner_staff_id`` the staff of record
+    (the guide who serves the customer).
+    """
+
+    __tablename__ = "customer"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "org_unit_id"], ["org_unit.tenant_id", "org_unit.id"]
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "owner_staff_id"], ["staff.tenant_id", "staff.id"]
+        ),
+        Index("ix_customer_tenant_phone_bidx", "tenant_id", "phone_bidx"),
+        Index("ix_customer_tenant_email_bidx", "tenant_id", "email_bidx"),
+        Index("ix_customer_tenant_owner", "tenant_id", "owner_staff_id"),
+        Index("ix_customer_tenant_org_unit", "tenant_id", "org_unit_id"),
+        Index("ix_customer_tenant_created", "tenant_id", "created_at", "id"),
+    )
+
+    name: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(EncryptedString(255))
+    phone_bidx: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(EncryptedString(512))
+    email_bidx: Mapped[str | None] = mapped_column(String(64))
+    gender: Mapped[Gender] = mapped_column(String(8), default=Gender.UNKNOWN)
+    birthday_on: Mapped[date | None] = mapped_column(Date)
+    province: Mapped[str | None] = mapped_column(String(32))
+    city: Mapped[str | None] = mapped_column(String(32))
+    member_no: Mapped[str | None] = mapped_column(String(64))
+    org_unit_id: Mapped[uuid.UUID | None] = mapped_column()
+    owner_staff_id: Mapped[uuid.UUID | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,54 @@
+"""Permissions, the roles that hold them, and ``require``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from siyu.core.actor import Actor, Role
+from siyu.core.errors import Forbidden
+
+
+class Perm(StrEnum):
+    TENANT_ADMIN = "tenant:admin"
+    ORG_READ = "org:read"
+    ORG_WRITE = "org:write"
+    STAFF_READ = "staff:read"
+    STAFF_WRITE = "staff:write"
+    CUSTOMERS_READ = "customers:read"
+    CUSTOMERS_WRITE = "customers:write"
+    PII_READ = "pii:read"
+    ORDERS_READ = "orders:read"
+    ORDERS_WRITE = "orders:write"
+    AUDIT_READ = "audit:read"
+    TOKENS_MANAGE = "tokens:manage"
+    TENANTS_CREATE = "tenants:create"
+
+
+_READ = {Perm.ORG_READ, Perm.STAFF_READ, Perm.CUSTOMERS_READ, Perm.ORDERS_READ}
+
+ROLE_PERMS: dict[Role, frozenset[Perm]] = {
+    Role.ADMIN: frozenset(Perm),
+    Role.AGENCY: frozenset(Perm) - {Perm.PII_READ},
+    Role.OPERATOR: frozenset(
+        _READ | {Perm.CUSTOMERS_WRITE, Perm.ORDERS_WRITE, Perm.TOKENS_MANAGE, Perm.ORG_WRITE}
+    ),
+    Role.ANALYST: frozenset(_READ | {Perm.TOKENS_MANAGE}),
+    Role.STORE_MANAGER: frozenset(_READ | {Perm.CUSTOMERS_WRITE, Perm.TOKENS_MANAGE}),
+    Role.GUIDE: frozenset(
+        {Perm.ORG_READ, Perm.CUSTOMERS_READ, Perm.ORDERS_READ, Perm.CUSTOMERS_WRITE}
+    ),
+    Role.READ_ONLY: frozenset(_READ),
+}
+
+
+def has(actor: Actor, perm: Perm) -> bool:
+    return perm in ROLE_PERMS[actor.role]
+
+
+def require(actor: Actor, perm: Perm) -> None:
+    """Raise ``Forbidden`` unless the actor's role holds ``perm``."""
+    if not has(actor, perm):
+        raise Forbidden(
+            f"role {actor.role} may not {perm.value}",
+            hint="ask a tenant admin for a role that includes this permission",
+        )

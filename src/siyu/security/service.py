@@ -1,0 +1,380 @@
+"""Users, login, sessions, API tokens, actors and the audit log.
+
+Logins and bearer tokens are looked up before a tenant is known, so those functions take a
+system session (``system_unit_of_work``); everything else runs in the actor's tenant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from siyu.core.actor import Actor, Role
+from siyu.core.clock import SYSTEM_CLOCK, Clock
+from siyu.core.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
+from siyu.core.ids import new_id
+from siyu.security.models import ApiToken, AppUser, AuditEntry, AuthSession
+from siyu.security.passwords import DUMMY_HASH, hash_password, verify_password
+from siyu.security.rbac import Perm, require
+from siyu.tenancy.models import AgencyTenant, OrgUnit, Staff, Tenant
+
+TOKEN_PREFIX = "sy_"
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+# --- users --------------------------------------------------------------------------------
+
+
+def create_user(
+    db: Session,
+    *,
+    username: str,
+    password: str,
+    display_name: str | None = None,
+    agency_id: uuid.UUID | None = None,
+    locale: str | None = None,
+) -> AppUser:
+    """Create a login (system scope). Link it to tenants with staff rows or an agency."""
+    username = username.strip()
+    if not username or len(username) > 100 or any(c.isspace() for c in username):
+        raise InvalidInput(
+            f"username {username!r} is not valid", hint="use 1-100 characters without spaces"
+        )
+    if db.scalar(select(AppUser.id).where(AppUser.username == username)) is not None:
+        raise Conflict(f"user {username!r} exists", hint="choose another username")
+    user = AppUser(
+        id=new_id(),
+        username=username,
+        display_name=display_name or username,
+        password_hash=hash_password(password),
+        agency_id=agency_id,
+        locale=locale,
+    )
+    db.add(user)
+    db.flush()
+    return user
+
+
+def find_user(db: Session, username: str) -> AppUser | None:
+    return db.scalar(select(AppUser).where(AppUser.username == username))
+
+
+def set_password(db: Session, user: AppUser, password: str) -> None:
+    user.password_hash = hash_password(password)
+    db.flush()
+
+
+def set_user_locale(db: Session, actor: Actor, locale: str) -> None:
+    """Remember the user's console language."""
+    if actor.user_id is None:
+        return
+    user = db.get(AppUser, actor.user_id)
+    if user is not None:
+        user.locale = locale
+        db.flush()
+
+
+# --- tenants a user may act in --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TenantAccess:
+    tenant_id: uuid.UUID
+    name: str
+    slug: str
+    role: Role
+
+
+def accessible_tenants(db: Session, user: AppUser) -> list[TenantAccess]:
+    """Return the tenants the user may switch to: staff memberships and agency tenants."""
+    rows: dict[uuid.UUID, TenantAccess] = {}
+    staff_rows = db.execute(
+        select(Tenant, Staff.role)
+        .join(Staff, Staff.tenant_id == Tenant.id)
+        .where(Staff.user_id == user.id, Staff.is_active.is_(True), Tenant.is_active.is_(True))
+    )
+    for tenant, role in staff_rows:
+        rows[tenant.id] = TenantAccess(tenant.id, tenant.name, tenant.slug, Role(role))
+    if user.agency_id is not None:
+        agency_rows = db.scalars(
+            select(Tenant)
+            .join(AgencyTenant, AgencyTenant.tenant_id == Tenant.id)
+            .where(AgencyTenant.agency_id == user.agency_id, Tenant.is_active.is_(True))
+        )
+        for tenant in agency_rows:
+            rows.setdefault(tenant.id, TenantAccess(tenant.id, tenant.name, tenant.slug, Role.AGENCY))
+    return sorted(rows.values(), key=lambda t: t.name)
+
+
+def build_actor(db: Session, user: AppUser, tenant_id: uuid.UUID) -> Actor:
+    """Return the actor for ``user`` in ``tenant_id``: role and org data scope.
+
+    Admins and agency users see the whole tenant. Others see the subtree of their org unit (the
+    whole tenant when that unit is the HQ); guides only the customers they serve.
+    """
+    tenant = db.get(Tenant, tenant_id)
+    if tenant is None or not tenant.is_active:
+        raise NotFound(f"tenant {tenant_id} not found")
+    common = {"timezone": tenant.timezone, "label": user.username}
+    locale = user.locale or tenant.locale
+    staff = db.scalar(
+        select(Staff).where(
+            Staff.tenant_id == tenant_id, Staff.user_id == user.id, Staff.is_active.is_(True)
+        )
+    )
+    if staff is not None:
+        unit = db.get(OrgUnit, (tenant_id, staff.org_unit_id))
+        assert unit is not None
+        role = Role(staff.role)
+        scope: str | None = unit.path
+        if role is Role.ADMIN or (unit.parent_id is None and role is not Role.GUIDE):
+            scope = None
+        return Actor(
+            tenant_id=tenant_id, user_id=user.id, role=role, staff_id=staff.id,
+            org_unit_id=unit.id, scope_path=scope, locale=locale, **common,
+        )
+    if user.agency_id is not None and db.get(AgencyTenant, (user.agency_id, tenant_id)):
+        return Actor(
+            tenant_id=tenant_id, user_id=user.id, role=Role.AGENCY, locale=locale, **common
+        )
+    raise NotFound(f"tenant {tenant_id} not found")
+
+
+# --- login and sessions ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Login:
+    token: str
+    session_id: uuid.UUID
+    actor: Actor
+    expires_at: datetime
+
+
+def login(
+    db: Session,
+    *,
+    username: str,
+    password: str,
+    tenant_id: uuid.UUID | None = None,
+    session_hours: int = 12,
+    clock: Clock = SYSTEM_CLOCK,
+) -> Login:
+    """Check the password and open a session in ``tenant_id`` (or the user's first tenant)."""
+    user = find_user(db, username.strip())
+    if user is None or not user.is_active:
+        verify_password(DUMMY_HASH, password)
+        raise AuthenticationFailed(
+            "wrong username or password", hint="check both; ask an admin to reset the password"
+        )
+    if not verify_password(user.password_hash, password):
+        raise AuthenticationFailed(
+            "wrong username or password", hint="check both; ask an admin to reset the password"
+        )
+    tenants = accessible_tenants(db, user)
+    if not tenants:
+        raise AuthenticationFailed(
+            f"user {user.username!r} has no tenant to work in",
+            hint="an admin must add this user as staff of a tenant, or link their agency",
+        )
+    if tenant_id is None:
+        tenant_id = tenants[0].tenant_id
+    elif tenant_id not in {t.tenant_id for t in tenants}:
+        raise NotFound(f"tenant {tenant_id} not found")
+    actor = build_actor(db, user, tenant_id)
+    now = clock.now()
+    token = _new_token()
+    session = AuthSession(
+        id=new_id(),
+        user_id=user.id,
+        token_hash=_hash_token(token),
+        tenant_id=tenant_id,
+        expires_at=now + timedelta(hours=session_hours),
+    )
+    db.add(session)
+    user.last_login_at = now
+    _audit(db, actor, "auth.login", subject_type="session", subject_id=session.id)
+    db.flush()
+    return Login(token=token, session_id=session.id, actor=actor, expires_at=session.expires_at)
+
+
+def logout(db: Session, token: str, *, clock: Clock = SYSTEM_CLOCK) -> None:
+    session = db.scalar(select(AuthSession).where(AuthSession.token_hash == _hash_token(token)))
+    if session is not None and session.revoked_at is None:
+        session.revoked_at = clock.now()
+        db.flush()
+
+
+def switch_tenant(
+    db: Session, token: str, tenant_id: uuid.UUID, *, clock: Clock = SYSTEM_CLOCK
+) -> Actor:
+    """Move a session to another tenant the user may act in."""
+    session, user = _live_session(db, token, clock)
+    actor = build_actor(db, user, tenant_id)
+    session.tenant_id = tenant_id
+    _audit(db, actor, "auth.switch_tenant", subject_type="session", subject_id=session.id)
+    db.flush()
+    return actor
+
+
+def _live_session(db: Session, token: str, clock: Clock) -> tuple[AuthSession, AppUser]:
+    session = db.scalar(select(AuthSession).where(AuthSession.token_hash == _hash_token(token)))
+    if session is None or session.revoked_at is not None or session.expires_at <= clock.now():
+        raise AuthenticationFailed("session expired or signed out", hint="sign in again")
+    user = db.get(AppUser, session.user_id)
+    if user is None or not user.is_active:
+        raise AuthenticationFailed("user disabled", hint="ask an admin to re-enable the user")
+    return session, user
+
+
+def resolve_token(db: Session, token: str, *, clock: Clock = SYSTEM_CLOCK) -> tuple[Actor, AppUser]:
+    """Return the actor behind a bearer token: an API token or a session token."""
+    if not token.startswith(TOKEN_PREFIX):
+        raise AuthenticationFailed("malformed bearer token", hint=f"tokens start with {TOKEN_PREFIX}")
+    now = clock.now()
+    api_token = db.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
+    if api_token is not None:
+        if api_token.revoked_at is not None or (
+            api_token.expires_at is not None and api_token.expires_at <= now
+        ):
+            raise AuthenticationFailed(
+                f"API token {api_token.prefix}… is revoked or expired", hint="create a new token"
+            )
+        user = db.get(AppUser, api_token.user_id)
+        if user is None or not user.is_active:
+            raise AuthenticationFailed("the token's user is disabled")
+        if api_token.last_used_at is None or now - api_token.last_used_at > _LAST_USED_RESOLUTION:
+            api_token.last_used_at = now
+        return build_actor(db, user, api_token.tenant_id), user
+    session, user = _live_session(db, token, clock)
+    return build_actor(db, user, session.tenant_id), user
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    secret: str
+
+
+def create_api_token(
+    db: Session,
+    actor: Actor,
+    *,
+    name: str,
+    expires_in_days: int | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> IssuedToken:
+    """Create a token for the acting user in the acting tenant; the secret is shown once."""
+    require(actor, Perm.TOKENS_MANAGE)
+    if actor.user_id is None:
+        raise InvalidInput("only a signed-in user can own API tokens")
+    if expires_in_days is not None and expires_in_days < 1:
+        raise InvalidInput(
+            f"expires_in_days is {expires_in_days}", hint="use 1 or more, or omit for no expiry"
+        )
+    secret = _new_token()
+    token = ApiToken(
+        id=new_id(),
+        user_id=actor.user_id,
+        name=name,
+        prefix=secret[: len(TOKEN_PREFIX) + 6],
+        token_hash=_hash_token(secret),
+        expires_at=clock.now() + timedelta(days=expires_in_days) if expires_in_days else None,
+    )
+    db.add(token)
+    _audit(db, actor, "token.create", subject_type="api_token", subject_id=token.id)
+    db.flush()
+    return IssuedToken(token=token, secret=secret)
+
+
+def list_api_tokens(db: Session, actor: Actor) -> Sequence[ApiToken]:
+    """Return the acting user's tokens (admins: every token of the tenant)."""
+    require(actor, Perm.TOKENS_MANAGE)
+    stmt = select(ApiToken).order_by(ApiToken.created_at.desc())
+    if actor.role not in (Role.ADMIN, Role.AGENCY):
+        stmt = stmt.where(ApiToken.user_id == actor.user_id)
+    return list(db.scalars(stmt))
+
+
+def get_api_token(db: Session, actor: Actor, token_id: uuid.UUID) -> ApiToken:
+    require(actor, Perm.TOKENS_MANAGE)
+    token = db.get(ApiToken, (actor.tenant_id, token_id))
+    if token is None or (
+        actor.role not in (Role.ADMIN, Role.AGENCY) and token.user_id != actor.user_id
+    ):
+        raise NotFound(f"API token {token_id} not found")
+    return token
+
+
+def revoke_api_token(
+    db: Session, actor: Actor, token_id: uuid.UUID, *, clock: Clock = SYSTEM_CLOCK
+) -> ApiToken:
+    token = get_api_token(db, actor, token_id)
+    if token.revoked_at is None:
+        token.revoked_at = clock.now()
+        _audit(db, actor, "token.revoke", subject_type="api_token", subject_id=token.id)
+        db.flush()
+    return token
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+
+def _audit(
+    db: Session,
+    actor: Actor,
+    action: str,
+    *,
+    subject_type: str | None = None,
+    subject_id: uuid.UUID | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    db.add(
+        AuditEntry(
+            tenant_id=actor.tenant_id,
+            id=new_id(),
+            actor_user_id=actor.user_id,
+            actor_label=actor.label,
+            action=action,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            detail=detail or {},
+        )
+    )
+
+
+def record_audit(
+    db: Session,
+    actor: Actor,
+    action: str,
+    *,
+    subject_type: str | None = None,
+    subject_id: uuid.UUID | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append an audit entry in the actor's tenant (other domains call this)."""
+    _audit(db, actor, action, subject_type=subject_type, subject_id=subject_id, detail=detail)
+
+
+def list_audit(db: Session, actor: Actor, *, limit: int = 100) -> Sequence[AuditEntry]:
+    require(actor, Perm.AUDIT_READ)
+    return list(db.scalars(select(AuditEntry).order_by(AuditEntry.at.desc()).limit(limit)))
