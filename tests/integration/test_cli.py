@@ -1,0 +1,80 @@
+"""The CLI as a user runs it: a real `siyu` process against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from siyu.config import DEV_PII_KEY, DEV_SECRET_KEY
+from siyu.core.db import make_engine
+from tests.conftest import BACKENDS, POSTGRES_URL, require_postgres, worker_id
+
+
+@pytest.fixture(params=[pytest.param(b, marks=getattr(pytest.mark, b)) for b in BACKENDS])
+def cli_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIYU_")}
+    env["SIYU_HOME"] = str(tmp_path / "home")
+    if request.param == "postgresql":
+        require_postgres()
+        schema = f"siyu_cli_{worker_id()}"
+        admin = make_engine(POSTGRES_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+        env["SIYU_DATABASE_URL"] = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    return env
+
+
+def siyu(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "siyu", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_bootstrap_with_the_cli(cli_env: dict[str, str]) -> None:
+    up = siyu(cli_env, "db", "upgrade")
+    assert up.returncode == 0, up.stderr
+    current = siyu(cli_env, "db", "current")
+    assert "current: 0001" in current.stdout
+    made = siyu(
+        cli_env, "admin", "create", "--username", "boss", "--tenant", "acme",
+        "--tenant-name", "Acme 咖啡", "--password", "s3cret-pass",
+    )
+    assert made.returncode == 0, made.stderr
+    assert "created tenant Acme 咖啡" in made.stdout
+    listed = siyu(cli_env, "tenant", "list")
+    assert "acme" in listed.stdout
+    again = siyu(
+        cli_env, "admin", "create", "--username", "boss", "--tenant", "acme",
+        "--password", "s3cret-pass",
+    )
+    assert again.returncode == 2
+    assert "user 'boss' exists" in again.stderr and "hint" in again.stderr
+    short = siyu(
+        cli_env, "admin", "create", "--username", "x", "--tenant", "acme", "--password", "short"
+    )
+    assert short.returncode == 2 and "at least 8" in short.stderr
+    assert siyu(cli_env, "agency", "create", "星河").returncode == 0
+    assert siyu(cli_env, "agency", "link", "星河", "acme").returncode == 0
+    missing = siyu(cli_env, "agency", "link", "星河", "nope")
+    assert missing.returncode == 2 and "siyu tenant list" in missing.stderr
+    down = siyu(cli_env, "db", "downgrade", "base")
+    assert down.returncode == 0, down.stderr
+    assert "none (empty database)" in siyu(cli_env, "db", "current").stdout
+
+
+def test_config_show_masks_secrets(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIYU_")}
+    env["SIYU_HOME"] = str(tmp_path)
+    env["SIYU_DATABASE_URL"] = "postgresql://app:hunter2-secret@db.internal/siyu"
+    shown = siyu(env, "config", "show")
+    assert shown.returncode == 0, shown.stderr
+    for secret in (DEV_SECRET_KEY, DEV_PII_KEY, "hunter2-secret"):
+        assert secret not in shown.stdout
+    assert "********" in shown.stdout and "db.internal" in shown.stdout
