@@ -50,7 +50,10 @@ def _imports(path: Path) -> set[str]:
 
 def test_services_and_models_do_not_import_entry_point_frameworks() -> None:
     for path in SRC.rglob("*.py"):
-        if path.name not in ("service.py", "models.py", "schemas.py") and path.parent.name != "core":
+        if (
+            path.name not in ("service.py", "models.py", "schemas.py")
+            and path.parent.name != "core"
+        ):
             continue
         if path.name == "http.py":
             continue

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development-only keys. Start-up refuses them outside ``env=dev`` (see ``check_secrets``).
-DEV_SECRET_KEY = "dev-secret-key-change-me"
+DEV_SECRET_KEY = "dev-secret-key-change-me"  # noqa: S105 - refused outside dev/test
 DEV_PII_KEY = base64.urlsafe_b64encode(b"siyu-dev-pii-key-32-bytes-long!!").decode()
 DEV_BLIND_INDEX_KEY = base64.urlsafe_b64encode(b"siyu-dev-blind-index-key-32byte!").decode()
 

@@ -43,27 +43,46 @@ def test_bootstrap_with_the_cli(cli_env: dict[str, str]) -> None:
     current = siyu(cli_env, "db", "current")
     assert "current: 0001" in current.stdout
     made = siyu(
-        cli_env, "admin", "create", "--username", "boss", "--tenant", "acme",
-        "--tenant-name", "Acme 咖啡", "--password", "s3cret-pass",
+        cli_env,
+        "admin",
+        "create",
+        "--username",
+        "boss",
+        "--tenant",
+        "acme",
+        "--tenant-name",
+        "Acme 咖啡",
+        "--password",
+        "s3cret-pass",
     )
     assert made.returncode == 0, made.stderr
     assert "created tenant Acme 咖啡" in made.stdout
     listed = siyu(cli_env, "tenant", "list")
     assert "acme" in listed.stdout
     again = siyu(
-        cli_env, "admin", "create", "--username", "boss", "--tenant", "acme",
-        "--password", "s3cret-pass",
+        cli_env,
+        "admin",
+        "create",
+        "--username",
+        "boss",
+        "--tenant",
+        "acme",
+        "--password",
+        "s3cret-pass",
     )
     assert again.returncode == 2
-    assert "user 'boss' exists" in again.stderr and "hint" in again.stderr
+    assert "user 'boss' exists" in again.stderr
+    assert "hint" in again.stderr
     short = siyu(
         cli_env, "admin", "create", "--username", "x", "--tenant", "acme", "--password", "short"
     )
-    assert short.returncode == 2 and "at least 8" in short.stderr
+    assert short.returncode == 2
+    assert "at least 8" in short.stderr
     assert siyu(cli_env, "agency", "create", "星河").returncode == 0
     assert siyu(cli_env, "agency", "link", "星河", "acme").returncode == 0
     missing = siyu(cli_env, "agency", "link", "星河", "nope")
-    assert missing.returncode == 2 and "siyu tenant list" in missing.stderr
+    assert missing.returncode == 2
+    assert "siyu tenant list" in missing.stderr
     down = siyu(cli_env, "db", "downgrade", "base")
     assert down.returncode == 0, down.stderr
     assert "none (empty database)" in siyu(cli_env, "db", "current").stdout
@@ -77,4 +96,5 @@ def test_config_show_masks_secrets(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     for secret in (DEV_SECRET_KEY, DEV_PII_KEY, "hunter2-secret"):
         assert secret not in shown.stdout
-    assert "********" in shown.stdout and "db.internal" in shown.stdout
+    assert "********" in shown.stdout
+    assert "db.internal" in shown.stdout

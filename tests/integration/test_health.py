@@ -6,7 +6,8 @@ from fastapi.testclient import TestClient
 def test_health_and_readiness(client: TestClient) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["database"] == "ok"
+    assert ready.status_code == 200
+    assert ready.json()["database"] == "ok"
     spec = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/customers/{customer_id}" in spec["paths"]
     assert client.get("/docs").status_code == 200

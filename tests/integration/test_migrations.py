@@ -10,7 +10,13 @@ from sqlalchemy import Engine, inspect, text
 
 from siyu.core import migrate
 from siyu.core.db import make_engine
-from tests.conftest import BACKENDS, POSTGRES_URL, _pg_engine_for_schema, require_postgres, worker_id
+from tests.conftest import (
+    BACKENDS,
+    POSTGRES_URL,
+    _pg_engine_for_schema,
+    require_postgres,
+    worker_id,
+)
 
 
 @pytest.fixture(params=[pytest.param(b, marks=getattr(pytest.mark, b)) for b in BACKENDS])

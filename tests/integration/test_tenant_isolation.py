@@ -94,5 +94,7 @@ def test_every_id_route_hides_other_tenants_objects(api_app: FastAPI, client: Te
     assert len(checked) >= 8
     # The same objects are reachable for tenant B's own admin: the 404s were not accidents.
     own = auth(tenant_b.users["admin"])
-    assert client.get(f"/api/v1/customers/{tenant_b.customers['c1']}", headers=own).status_code == 200
+    assert (
+        client.get(f"/api/v1/customers/{tenant_b.customers['c1']}", headers=own).status_code == 200
+    )
     assert client.get(f"/api/v1/orders/{tenant_b.order_id}", headers=own).status_code == 200

@@ -23,7 +23,9 @@ def test_normalise_phone(raw: str, expected: str) -> None:
     assert normalise_phone(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["138****1234", "12812341234", "1381234123", "abc", "", "+1 415 555 0100"])
+@pytest.mark.parametrize(
+    "raw", ["138****1234", "12812341234", "1381234123", "abc", "", "+1 415 555 0100"]
+)
 def test_normalise_phone_rejects(raw: str) -> None:
     with pytest.raises(InvalidInput) as info:
         normalise_phone(raw)
@@ -34,7 +36,9 @@ def test_normalise_phone_rejects(raw: str) -> None:
 def test_phone_round_trip_and_mask(phone: str) -> None:
     assert normalise_phone(f"+86 {phone[:3]}-{phone[3:7]}-{phone[7:]}") == phone
     masked = mask_phone(phone)
-    assert is_masked_phone(masked) and masked[:3] == phone[:3] and masked[-4:] == phone[-4:]
+    assert is_masked_phone(masked)
+    assert masked[:3] == phone[:3]
+    assert masked[-4:] == phone[-4:]
 
 
 def test_mask_name() -> None:

@@ -69,6 +69,10 @@ def test_blind_index_is_per_tenant_and_key() -> None:
     ring = _ring({"k1": generate_key()}, "k1", blind)
     same = _ring({"k1": generate_key()}, "k1", blind)
     t1, t2 = uuid.uuid4(), uuid.uuid4()
-    assert ring.blind_index(t1, "phone", "13800001111") == same.blind_index(t1, "phone", "13800001111")
-    assert ring.blind_index(t1, "phone", "13800001111") != ring.blind_index(t2, "phone", "13800001111")
+    assert ring.blind_index(t1, "phone", "13800001111") == same.blind_index(
+        t1, "phone", "13800001111"
+    )
+    assert ring.blind_index(t1, "phone", "13800001111") != ring.blind_index(
+        t2, "phone", "13800001111"
+    )
     assert ring.blind_index(t1, "phone", "x") != ring.blind_index(t1, "email", "x")

@@ -12,7 +12,8 @@ from siyu.security.pii import generate_key
 def test_production_refuses_placeholder_secrets(tmp_path) -> None:
     with pytest.raises(ConfigurationError) as info:
         Settings(env=Environment.PRODUCTION, home=tmp_path).check_secrets()
-    assert "SIYU_SECRET_KEY" in info.value.detail and "generate-keys" in (info.value.hint or "")
+    assert "SIYU_SECRET_KEY" in info.value.detail
+    assert "generate-keys" in (info.value.hint or "")
     Settings(
         env=Environment.PRODUCTION,
         home=tmp_path,

@@ -63,9 +63,13 @@ def link(
         a = tenancy.find_agency(db, agency)
         t = tenancy.find_tenant_by_slug(db, tenant)
         if a is None:
-            raise NotFound(f"agency {agency!r} not found", hint="create it with `siyu agency create`")
+            raise NotFound(
+                f"agency {agency!r} not found", hint="create it with `siyu agency create`"
+            )
         if t is None:
-            raise NotFound(f"tenant {tenant!r} not found", hint="list tenants with `siyu tenant list`")
+            raise NotFound(
+                f"tenant {tenant!r} not found", hint="list tenants with `siyu tenant list`"
+            )
         tenancy.link_agency(db, agency_id=a.id, tenant_id=t.id)
     out.print(f"[green]{agency} now runs {tenant}[/green]")
 
@@ -82,6 +86,10 @@ def add_user(
     with system_unit_of_work(reason="cli agency add-user") as db:
         a = tenancy.find_agency(db, agency)
         if a is None:
-            raise NotFound(f"agency {agency!r} not found", hint="create it with `siyu agency create`")
-        security.create_user(db, username=username, password=password, display_name=name, agency_id=a.id)
+            raise NotFound(
+                f"agency {agency!r} not found", hint="create it with `siyu agency create`"
+            )
+        security.create_user(
+            db, username=username, password=password, display_name=name, agency_id=a.id
+        )
     out.print(f"[green]created agency user {username!r}[/green]")

@@ -32,6 +32,7 @@ class Actor:
     staff_id: uuid.UUID | None = None
     org_unit_id: uuid.UUID | None = None
     scope_path: str | None = None
+    agency_id: uuid.UUID | None = None
     timezone: str = "Asia/Shanghai"
     locale: str = "zh"
     label: str = ""

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import structlog
 from sqlalchemy import (
@@ -61,7 +61,7 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime, uuid.UUID: Uuid}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, uuid.UUID: Uuid}
 
 
 class TenantScoped:
@@ -197,9 +197,8 @@ def system_unit_of_work(*, reason: str) -> Iterator[Session]:
 def session_tenant(session: Session) -> uuid.UUID:
     """Return the tenant a session is bound to; raise if it has none."""
     tenant_id = session.info.get("tenant_id")
-    if tenant_id is None:
+    if not isinstance(tenant_id, uuid.UUID):
         raise TenantContextMissing("this session has no tenant", hint="use unit_of_work(actor)")
-    assert isinstance(tenant_id, uuid.UUID)
     return tenant_id
 
 

@@ -26,10 +26,17 @@ def list_customers(
     """Customers in your data scope, newest first, masked by role."""
     with unit_of_work(actor) as db:
         page = service.list_customers(
-            db, actor, q=q, org_unit_id=org_unit_id, owner_staff_id=owner_staff_id,
-            limit=limit, cursor=cursor,
+            db,
+            actor,
+            q=q,
+            org_unit_id=org_unit_id,
+            owner_staff_id=owner_staff_id,
+            limit=limit,
+            cursor=cursor,
         )
-        return CustomerPage(items=service.present(db, actor, page.items), next_cursor=page.next_cursor)
+        return CustomerPage(
+            items=service.present(db, actor, page.items), next_cursor=page.next_cursor
+        )
 
 
 @router.post("", status_code=201, operation_id="create_customer")
@@ -45,7 +52,9 @@ def get_customer(customer_id: uuid.UUID, actor: CurrentActor) -> CustomerRead:
 
 
 @router.patch("/{customer_id}", operation_id="update_customer")
-def update_customer(customer_id: uuid.UUID, data: CustomerUpdate, actor: CurrentActor) -> CustomerRead:
+def update_customer(
+    customer_id: uuid.UUID, data: CustomerUpdate, actor: CurrentActor
+) -> CustomerRead:
     with unit_of_work(actor) as db:
         customer = service.update_customer(db, actor, customer_id, data=data)
         return service.present(db, actor, [customer])[0]

@@ -29,12 +29,8 @@ class Customer(TenantScoped, Timestamped, Base):
 
     __tablename__ = "customer"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "org_unit_id"], ["org_unit.tenant_id", "org_unit.id"]
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "owner_staff_id"], ["staff.tenant_id", "staff.id"]
-        ),
+        ForeignKeyConstraint(["tenant_id", "org_unit_id"], ["org_unit.tenant_id", "org_unit.id"]),
+        ForeignKeyConstraint(["tenant_id", "owner_staff_id"], ["staff.tenant_id", "staff.id"]),
         Index("ix_customer_tenant_phone_bidx", "tenant_id", "phone_bidx"),
         Index("ix_customer_tenant_email_bidx", "tenant_id", "email_bidx"),
         Index("ix_customer_tenant_owner", "tenant_id", "owner_staff_id"),

@@ -71,5 +71,3 @@ class OrderSummary(BaseModel):
     net_fen: int = 0
     first_paid_at: datetime | None = None
     last_paid_at: datetime | None = None
-
-

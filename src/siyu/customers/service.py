@@ -53,7 +53,7 @@ def phone_index(tenant_id: uuid.UUID, raw: str) -> tuple[str, str]:
     return phone, blind_index(tenant_id, "phone", phone)
 
 
-def visible_customers(actor: Actor) -> Select[tuple[uuid.UUID]]:
+def visible_customers(actor: Actor) -> Select[uuid.UUID]:
     """Return a select of the ids of customers in the actor's data scope (for other domains)."""
     stmt = select(Customer.id).where(Customer.tenant_id == actor.tenant_id)
     return scope_to(
@@ -70,7 +70,9 @@ def _scoped(actor: Actor, stmt: Select[Any]) -> Select[Any]:
 def get_customer(db: Session, actor: Actor, customer_id: uuid.UUID) -> Customer:
     """Return a customer in the actor's scope; anything else is ``NotFound``."""
     require(actor, Perm.CUSTOMERS_READ)
-    customer = db.scalar(_scoped(actor, select(Customer).where(Customer.id == customer_id)))
+    customer: Customer | None = db.scalar(
+        _scoped(actor, select(Customer).where(Customer.id == customer_id))
+    )
     if customer is None:
         raise NotFound(f"customer {customer_id} not found")
     return customer
@@ -118,7 +120,9 @@ def list_customers(
             _, bidx = phone_index(actor.tenant_id, q)
             stmt = stmt.where(Customer.phone_bidx == bidx)
         elif "@" in q:
-            stmt = stmt.where(Customer.email_bidx == blind_index(actor.tenant_id, "email", q.lower()))
+            stmt = stmt.where(
+                Customer.email_bidx == blind_index(actor.tenant_id, "email", q.lower())
+            )
         else:
             stmt = stmt.where(
                 or_(Customer.member_no == q, Customer.name.contains(q, autoescape=True))

@@ -47,12 +47,13 @@ def login(data: LoginRequest) -> LoginResponse:
     """Sign in with username and password; returns a session bearer token."""
     with system_unit_of_work(reason="login") as db:
         result = service.login(
-            db, username=data.username, password=data.password, tenant_id=data.tenant_id,
+            db,
+            username=data.username,
+            password=data.password,
+            tenant_id=data.tenant_id,
             session_hours=get_settings().session_hours,
         )
-        user = service.find_user(db, data.username.strip())
-        assert user is not None
-        me = _me(result.actor, user, service.accessible_tenants(db, user))
+        me = _me(result.actor, result.user, service.accessible_tenants(db, result.user))
     return LoginResponse(token=result.token, expires_at=result.expires_at, me=me)
 
 
@@ -76,8 +77,7 @@ def switch_tenant(data: SwitchTenant, token: BearerToken) -> MeRead:
     """Move this session to another tenant the user may act in (agency users)."""
     with system_unit_of_work(reason="switch tenant") as db:
         actor = service.switch_tenant(db, token, data.tenant_id)
-        user = db.get(AppUser, actor.user_id)
-        assert user is not None
+        _, user = service.resolve_token(db, token)
         return _me(actor, user, service.accessible_tenants(db, user))
 
 
@@ -113,4 +113,6 @@ def revoke_token(token_id: uuid.UUID, actor: CurrentActor) -> ApiTokenRead:
 @router.get("/audit", operation_id="list_audit")
 def list_audit(actor: CurrentActor, limit: int = 100) -> list[AuditEntryRead]:
     with unit_of_work(actor) as db:
-        return [AuditEntryRead.model_validate(e) for e in service.list_audit(db, actor, limit=limit)]
+        return [
+            AuditEntryRead.model_validate(e) for e in service.list_audit(db, actor, limit=limit)
+        ]

@@ -23,7 +23,9 @@ class AppUser(Base, Timestamped):
     username: Mapped[str] = mapped_column(String(100), unique=True)
     display_name: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str] = mapped_column(String(255))
-    agency_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("agency.id", ondelete="SET NULL"))
+    agency_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("agency.id", ondelete="SET NULL")
+    )
     locale: Mapped[str | None] = mapped_column(String(8))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_login_at: Mapped[datetime | None] = mapped_column()
@@ -71,5 +73,3 @@ class AuditEntry(TenantScoped, Base):
     subject_type: Mapped[str | None] = mapped_column(String(64))
     subject_id: Mapped[uuid.UUID | None] = mapped_column()
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-
-

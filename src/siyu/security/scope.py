@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from siyu.core.actor import Actor, Role
@@ -27,12 +27,12 @@ def scope_to(
     """
     if actor.role is Role.GUIDE:
         if owner_col is None or actor.staff_id is None:
-            return stmt.where(False)  # type: ignore[return-value]  # Select.where keeps S
-        return stmt.where(owner_col == actor.staff_id)  # type: ignore[return-value]
+            return stmt.where(false())
+        return stmt.where(owner_col == actor.staff_id)
     if actor.scope_path is None:
         return stmt
     units = select(OrgUnit.id).where(
         OrgUnit.tenant_id == actor.tenant_id,
         OrgUnit.path.startswith(actor.scope_path, autoescape=True),
     )
-    return stmt.where(org_unit_col.in_(units))  # type: ignore[return-value]
+    return stmt.where(org_unit_col.in_(units))

@@ -26,7 +26,7 @@ from siyu.security.passwords import DUMMY_HASH, hash_password, verify_password
 from siyu.security.rbac import Perm, require
 from siyu.tenancy.models import AgencyTenant, OrgUnit, Staff, Tenant
 
-TOKEN_PREFIX = "sy_"
+TOKEN_PREFIX = "sy_"  # noqa: S105 - a prefix, not a secret
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
@@ -118,7 +118,9 @@ def accessible_tenants(db: Session, user: AppUser) -> list[TenantAccess]:
             .where(AgencyTenant.agency_id == user.agency_id, Tenant.is_active.is_(True))
         )
         for tenant in agency_rows:
-            rows.setdefault(tenant.id, TenantAccess(tenant.id, tenant.name, tenant.slug, Role.AGENCY))
+            rows.setdefault(
+                tenant.id, TenantAccess(tenant.id, tenant.name, tenant.slug, Role.AGENCY)
+            )
     return sorted(rows.values(), key=lambda t: t.name)
 
 
@@ -131,7 +133,6 @@ def build_actor(db: Session, user: AppUser, tenant_id: uuid.UUID) -> Actor:
     tenant = db.get(Tenant, tenant_id)
     if tenant is None or not tenant.is_active:
         raise NotFound(f"tenant {tenant_id} not found")
-    common = {"timezone": tenant.timezone, "label": user.username}
     locale = user.locale or tenant.locale
     staff = db.scalar(
         select(Staff).where(
@@ -140,18 +141,33 @@ def build_actor(db: Session, user: AppUser, tenant_id: uuid.UUID) -> Actor:
     )
     if staff is not None:
         unit = db.get(OrgUnit, (tenant_id, staff.org_unit_id))
-        assert unit is not None
+        if unit is None:
+            raise NotFound(f"org unit of staff {staff.id} not found")
         role = Role(staff.role)
         scope: str | None = unit.path
         if role is Role.ADMIN or (unit.parent_id is None and role is not Role.GUIDE):
             scope = None
         return Actor(
-            tenant_id=tenant_id, user_id=user.id, role=role, staff_id=staff.id,
-            org_unit_id=unit.id, scope_path=scope, locale=locale, **common,
+            tenant_id=tenant_id,
+            user_id=user.id,
+            role=role,
+            staff_id=staff.id,
+            org_unit_id=unit.id,
+            scope_path=scope,
+            locale=locale,
+            timezone=tenant.timezone,
+            label=user.username,
         )
-    if user.agency_id is not None and db.get(AgencyTenant, (user.agency_id, tenant_id)):
+    link = db.get(AgencyTenant, (user.agency_id, tenant_id)) if user.agency_id else None
+    if link is not None:
         return Actor(
-            tenant_id=tenant_id, user_id=user.id, role=Role.AGENCY, locale=locale, **common
+            tenant_id=tenant_id,
+            user_id=user.id,
+            role=Role.AGENCY,
+            agency_id=user.agency_id,
+            locale=locale,
+            timezone=tenant.timezone,
+            label=user.username,
         )
     raise NotFound(f"tenant {tenant_id} not found")
 
@@ -164,6 +180,7 @@ class Login:
     token: str
     session_id: uuid.UUID
     actor: Actor
+    user: AppUser
     expires_at: datetime
 
 
@@ -211,7 +228,9 @@ def login(
     user.last_login_at = now
     _audit(db, actor, "auth.login", subject_type="session", subject_id=session.id)
     db.flush()
-    return Login(token=token, session_id=session.id, actor=actor, expires_at=session.expires_at)
+    return Login(
+        token=token, session_id=session.id, actor=actor, user=user, expires_at=session.expires_at
+    )
 
 
 def logout(db: Session, token: str, *, clock: Clock = SYSTEM_CLOCK) -> None:
@@ -246,7 +265,9 @@ def _live_session(db: Session, token: str, clock: Clock) -> tuple[AuthSession, A
 def resolve_token(db: Session, token: str, *, clock: Clock = SYSTEM_CLOCK) -> tuple[Actor, AppUser]:
     """Return the actor behind a bearer token: an API token or a session token."""
     if not token.startswith(TOKEN_PREFIX):
-        raise AuthenticationFailed("malformed bearer token", hint=f"tokens start with {TOKEN_PREFIX}")
+        raise AuthenticationFailed(
+            "malformed bearer token", hint=f"tokens start with {TOKEN_PREFIX}"
+        )
     now = clock.now()
     api_token = db.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
     if api_token is not None:

@@ -7,8 +7,7 @@ import uuid
 from fastapi import APIRouter
 
 from siyu.core.db import system_unit_of_work, unit_of_work
-from siyu.core.errors import Forbidden
-from siyu.core.actor import Role
+from siyu.security.deps import CurrentActor
 from siyu.tenancy import service
 from siyu.tenancy.schemas import (
     OrgUnitCreate,
@@ -21,8 +20,6 @@ from siyu.tenancy.schemas import (
     TenantRead,
     TenantUpdate,
 )
-from siyu.security.deps import CurrentActor
-from siyu.security.rbac import Perm, require
 
 router = APIRouter(tags=["tenancy"])
 
@@ -44,18 +41,8 @@ def update_current_tenant(data: TenantUpdate, actor: CurrentActor) -> TenantRead
 @router.post("/tenants", status_code=201, operation_id="create_tenant")
 def create_tenant(data: TenantCreate, actor: CurrentActor) -> TenantRead:
     """Create a brand tenant managed by the caller's agency (agency users only)."""
-    require(actor, Perm.TENANTS_CREATE)
-    if actor.role is not Role.AGENCY:
-        raise Forbidden(
-            "only agency users create tenants over the API",
-            hint="platform operators use `siyu tenant create`",
-        )
     with system_unit_of_work(reason="agency creates tenant") as db:
-        from siyu.security.models import AppUser
-
-        user = db.get(AppUser, actor.user_id)
-        assert user is not None and user.agency_id is not None
-        tenant = service.create_tenant(db, agency_id=user.agency_id, **data.model_dump())
+        tenant = service.create_agency_tenant(db, actor, **data.model_dump())
         return TenantRead.model_validate(tenant)
 
 
@@ -80,9 +67,13 @@ def get_org_unit(org_unit_id: uuid.UUID, actor: CurrentActor) -> OrgUnitRead:
 
 
 @router.patch("/org-units/{org_unit_id}", operation_id="update_org_unit")
-def update_org_unit(org_unit_id: uuid.UUID, data: OrgUnitUpdate, actor: CurrentActor) -> OrgUnitRead:
+def update_org_unit(
+    org_unit_id: uuid.UUID, data: OrgUnitUpdate, actor: CurrentActor
+) -> OrgUnitRead:
     with unit_of_work(actor) as db:
-        unit = service.update_org_unit(db, actor, org_unit_id, **data.model_dump(exclude_unset=True))
+        unit = service.update_org_unit(
+            db, actor, org_unit_id, **data.model_dump(exclude_unset=True)
+        )
         return OrgUnitRead.model_validate(unit)
 
 

@@ -92,5 +92,7 @@ class Staff(TenantScoped, Timestamped, Base):
     org_unit_id: Mapped[uuid.UUID] = mapped_column()
     role: Mapped[Role] = mapped_column(String(32))
     wecom_userid: Mapped[str | None] = mapped_column(String(64))
-    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="SET NULL")
+    )
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)

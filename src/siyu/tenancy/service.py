@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from siyu.core.actor import Actor, Role
 from siyu.core.db import session_tenant
-from siyu.core.errors import Conflict, InvalidInput, NotFound
+from siyu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from siyu.core.ids import new_id
 from siyu.security.rbac import Perm, require
 from siyu.tenancy.models import Agency, AgencyTenant, OrgKind, OrgUnit, Staff, Tenant
@@ -72,6 +72,21 @@ def create_tenant(
     return tenant
 
 
+def create_agency_tenant(
+    db: Session, actor: Actor, *, name: str, slug: str, timezone: str, locale: str
+) -> Tenant:
+    """Create a tenant run by the acting agency user's agency (system session)."""
+    require(actor, Perm.TENANTS_CREATE)
+    if actor.role is not Role.AGENCY or actor.agency_id is None:
+        raise Forbidden(
+            "only agency users create tenants over the API",
+            hint="platform operators use `siyu tenant create`",
+        )
+    return create_tenant(
+        db, name=name, slug=slug, timezone=timezone, locale=locale, agency_id=actor.agency_id
+    )
+
+
 def find_tenant_by_slug(db: Session, slug: str) -> Tenant | None:
     return db.scalar(select(Tenant).where(Tenant.slug == slug))
 
@@ -97,7 +112,9 @@ def link_agency(db: Session, *, agency_id: uuid.UUID, tenant_id: uuid.UUID) -> N
 
 
 def agency_tenant_ids(db: Session, agency_id: uuid.UUID) -> list[uuid.UUID]:
-    return list(db.scalars(select(AgencyTenant.tenant_id).where(AgencyTenant.agency_id == agency_id)))
+    return list(
+        db.scalars(select(AgencyTenant.tenant_id).where(AgencyTenant.agency_id == agency_id))
+    )
 
 
 def get_tenant(db: Session, tenant_id: uuid.UUID) -> Tenant:
@@ -175,12 +192,18 @@ def create_org_unit(
 ) -> OrgUnit:
     require(actor, Perm.ORG_WRITE)
     if kind is OrgKind.HQ:
-        raise InvalidInput("a tenant has exactly one HQ", hint="use kind region, store or department")
+        raise InvalidInput(
+            "a tenant has exactly one HQ", hint="use kind region, store or department"
+        )
     parent = get_org_unit(db, actor, parent_id)
     _check_code_free(db, code)
     unit_id = new_id()
     unit = OrgUnit(
-        id=unit_id, parent_id=parent.id, kind=kind, name=name, code=code,
+        id=unit_id,
+        parent_id=parent.id,
+        kind=kind,
+        name=name,
+        code=code,
         path=f"{parent.path}{unit_id}/",
     )
     db.add(unit)
@@ -267,7 +290,11 @@ def get_staff(db: Session, actor: Actor, staff_id: uuid.UUID) -> Staff:
 
 
 def list_staff(
-    db: Session, actor: Actor, *, org_unit_id: uuid.UUID | None = None, include_inactive: bool = False
+    db: Session,
+    actor: Actor,
+    *,
+    org_unit_id: uuid.UUID | None = None,
+    include_inactive: bool = False,
 ) -> Sequence[Staff]:
     """Return staff in the actor's scope (optionally within one unit's subtree)."""
     require(actor, Perm.STAFF_READ)
@@ -318,8 +345,12 @@ def create_staff(
     if user_id is not None and db.scalar(select(Staff.id).where(Staff.user_id == user_id)):
         raise Conflict("this user already has a staff record in this tenant")
     staff = Staff(
-        id=new_id(), name=name, org_unit_id=org_unit_id, role=role,
-        wecom_userid=wecom_userid, user_id=user_id,
+        id=new_id(),
+        name=name,
+        org_unit_id=org_unit_id,
+        role=role,
+        wecom_userid=wecom_userid,
+        user_id=user_id,
     )
     db.add(staff)
     db.flush()

@@ -17,7 +17,9 @@ def test_guide_cannot_read_customer_outside_scope(client: TestClient) -> None:
     w = make_world("scope")
     guide = auth(w.users["guide1"])
     own, same_store_other_guide, other_store = (
-        w.customers["c1"], w.customers["c2"], w.customers["c3"]
+        w.customers["c1"],
+        w.customers["c2"],
+        w.customers["c3"],
     )
     assert client.get(f"/api/v1/customers/{own}", headers=guide).status_code == 200
     for cid in (same_store_other_guide, other_store):
@@ -25,9 +27,10 @@ def test_guide_cannot_read_customer_outside_scope(client: TestClient) -> None:
         assert response.status_code == 404
         assert response.json()["code"] == "not_found"
         assert client.get(f"/api/v1/customers/{cid}/orders", headers=guide).status_code == 404
-        assert client.patch(
-            f"/api/v1/customers/{cid}", headers=guide, json={"city": "x"}
-        ).status_code == 404
+        assert (
+            client.patch(f"/api/v1/customers/{cid}", headers=guide, json={"city": "x"}).status_code
+            == 404
+        )
     assert _visible(client, guide) == {str(own)}
 
 
@@ -47,8 +50,11 @@ def test_guide_lacks_admin_permissions(client: TestClient) -> None:
     response = client.get("/api/v1/staff", headers=guide)
     assert response.status_code == 403
     body = response.json()
-    assert body["code"] == "forbidden" and "hint" in body
-    created = client.post("/api/v1/customers", headers=guide, json={"name": "新客", "phone": "13700001111"})
+    assert body["code"] == "forbidden"
+    assert "hint" in body
+    created = client.post(
+        "/api/v1/customers", headers=guide, json={"name": "新客", "phone": "13700001111"}
+    )
     assert created.status_code == 201, created.text
     # A guide's new customer is theirs, so they can see it.
     assert created.json()["owner_staff_id"] == str(w.staff["guide1"])
