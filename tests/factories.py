@@ -60,14 +60,22 @@ def make_world(slug: str, *, phone_seed: int = 0) -> World:
         )
         stores = [
             tenancy.create_org_unit(
-                db, admin, parent_id=region.id, kind=OrgKind.STORE, name=f"Store {i}",
+                db,
+                admin,
+                parent_id=region.id,
+                kind=OrgKind.STORE,
+                name=f"Store {i}",
                 code=f"{slug}-S{i}",
             )
             for i in (1, 2)
         ]
         world = World(
-            tenant_id=tenant_id, slug=slug, hq_id=hq.id, region_id=region.id,
-            store_ids=[s.id for s in stores], admin=admin,
+            tenant_id=tenant_id,
+            slug=slug,
+            hq_id=hq.id,
+            region_id=region.id,
+            store_ids=[s.id for s in stores],
+            admin=admin,
         )
     people = [
         ("region_manager", Role.STORE_MANAGER, world.region_id),
@@ -83,7 +91,12 @@ def make_world(slug: str, *, phone_seed: int = 0) -> World:
             user_id = user.id
         with unit_of_work(admin) as db:
             staff = tenancy.create_staff(
-                db, admin, name=label, org_unit_id=unit_id, role=role, user_id=user_id,
+                db,
+                admin,
+                name=label,
+                org_unit_id=unit_id,
+                role=role,
+                user_id=user_id,
                 wecom_userid=f"{slug}_{label}",
             )
             world.staff[label] = staff.id
@@ -94,19 +107,27 @@ def make_world(slug: str, *, phone_seed: int = 0) -> World:
         for i, (label, (guide, store)) in enumerate(owners.items()):
             phone = f"139{phone_seed:04d}{i:04d}"
             c = customers.create_customer(
-                db, admin,
+                db,
+                admin,
                 data=CustomerCreate(
-                    name=f"客户{label}", phone=phone, email=f"{label}@example.com",
-                    org_unit_id=world.store_ids[store], owner_staff_id=world.staff[guide],
+                    name=f"客户{label}",
+                    phone=phone,
+                    email=f"{label}@example.com",
+                    org_unit_id=world.store_ids[store],
+                    owner_staff_id=world.staff[guide],
                 ),
             )
             world.customers[label] = c.id
             world.phones[label] = phone
         order = orders.create_order(
-            db, admin,
+            db,
+            admin,
             data=OrderCreate(
-                customer_id=world.customers["c1"], source=OrderSource.TMALL,
-                external_id=f"{slug}-T1", paid_fen=12_900, refunded_fen=2_900,
+                customer_id=world.customers["c1"],
+                source=OrderSource.TMALL,
+                external_id=f"{slug}-T1",
+                paid_fen=12_900,
+                refunded_fen=2_900,
                 paid_at=datetime(2026, 5, 1, 12, tzinfo=UTC),
                 lines=[OrderLineIn(sku="BEAN-1", title="Beans", quantity=1, unit_price_fen=12_900)],
             ),

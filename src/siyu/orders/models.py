@@ -37,12 +37,8 @@ class Order(TenantScoped, Timestamped, Base):
         ForeignKeyConstraint(
             ["tenant_id", "customer_id"], ["customer.tenant_id", "customer.id"], ondelete="CASCADE"
         ),
-        ForeignKeyConstraint(
-            ["tenant_id", "org_unit_id"], ["org_unit.tenant_id", "org_unit.id"]
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "staff_id"], ["staff.tenant_id", "staff.id"]
-        ),
+        ForeignKeyConstraint(["tenant_id", "org_unit_id"], ["org_unit.tenant_id", "org_unit.id"]),
+        ForeignKeyConstraint(["tenant_id", "staff_id"], ["staff.tenant_id", "staff.id"]),
         UniqueConstraint("tenant_id", "source", "external_id"),
         Index("ix_customer_order_tenant_customer_paid", "tenant_id", "customer_id", "paid_at"),
         Index("ix_customer_order_tenant_paid", "tenant_id", "paid_at"),

@@ -71,8 +71,12 @@ def customer_summary(db: Session, actor: Actor, customer_id: uuid.UUID) -> Order
     ).one()
     count, paid, refunded, first, last = row
     return OrderSummary(
-        order_count=count, paid_fen=paid, refunded_fen=refunded, net_fen=paid - refunded,
-        first_paid_at=first, last_paid_at=last,
+        order_count=count,
+        paid_fen=paid,
+        refunded_fen=refunded,
+        net_fen=paid - refunded,
+        first_paid_at=first,
+        last_paid_at=last,
     )
 
 
@@ -105,8 +109,12 @@ def create_order(db: Session, actor: Actor, *, data: OrderCreate) -> OrderRead:
     for line in data.lines:
         db.add(
             OrderLine(
-                id=new_id(), order_id=order.id, sku=line.sku, title=line.title,
-                quantity=line.quantity, unit_price_fen=line.unit_price_fen,
+                id=new_id(),
+                order_id=order.id,
+                sku=line.sku,
+                title=line.title,
+                quantity=line.quantity,
+                unit_price_fen=line.unit_price_fen,
                 amount_fen=line.quantity * line.unit_price_fen,
             )
         )
@@ -131,6 +139,10 @@ def sales_overview(db: Session, actor: Actor, *, since: datetime, until: datetim
     ).one()
     count, buyers, paid, refunded = row
     return SalesOverview(
-        order_count=count, buyer_count=buyers, paid_fen=paid, refunded_fen=refunded,
-        net_fen=paid - refunded, refund_rate_bp=(refunded * 10_000 // paid) if paid else 0,
+        order_count=count,
+        buyer_count=buyers,
+        paid_fen=paid,
+        refunded_fen=refunded,
+        net_fen=paid - refunded,
+        refund_rate_bp=(refunded * 10_000 // paid) if paid else 0,
     )

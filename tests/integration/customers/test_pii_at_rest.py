@@ -14,7 +14,8 @@ def test_phone_is_not_stored_in_plain_text(client: TestClient, database: Databas
     phone = w.phones["c1"]
     headers = auth(w.users["admin"])
     created = client.post(
-        "/api/v1/customers", headers=headers,
+        "/api/v1/customers",
+        headers=headers,
         json={"name": "王芳", "phone": "+86 186-0000-1234", "email": "Wang.Fang@Example.com"},
     )
     assert created.status_code == 201, created.text
@@ -34,8 +35,9 @@ def test_phone_is_not_stored_in_plain_text(client: TestClient, database: Databas
 
 
 def test_same_phone_in_two_tenants_has_different_blind_indexes(database: Database) -> None:
-    from siyu.security.pii import blind_index
     import uuid
+
+    from siyu.security.pii import blind_index
 
     a, b = uuid.uuid4(), uuid.uuid4()
     assert blind_index(a, "phone", "13800001111") != blind_index(b, "phone", "13800001111")
@@ -45,7 +47,9 @@ def test_same_phone_in_two_tenants_has_different_blind_indexes(database: Databas
 def test_bad_phone_gets_field_error(client: TestClient) -> None:
     w = make_world("badphone")
     response = client.post(
-        "/api/v1/customers", headers=auth(w.users["admin"]), json={"name": "x", "phone": "138****1234"}
+        "/api/v1/customers",
+        headers=auth(w.users["admin"]),
+        json={"name": "x", "phone": "138****1234"},
     )
     assert response.status_code == 422
     body = response.json()
