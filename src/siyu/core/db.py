@@ -165,9 +165,9 @@ def get_database() -> Database:
 
 
 @contextmanager
-def unit_of_work(actor: Actor) -> Iterator[Session]:
+def unit_of_work(actor: Actor, *, database: Database | None = None) -> Iterator[Session]:
     """Open a session bound to ``actor``'s tenant; commit once on success, roll back on error."""
-    session = get_database().session_factory()
+    session = (database or get_database()).session_factory()
     session.info["tenant_id"] = actor.tenant_id
     session.info["actor"] = actor
     with session:
@@ -180,10 +180,10 @@ def unit_of_work(actor: Actor) -> Iterator[Session]:
 
 
 @contextmanager
-def system_unit_of_work(*, reason: str) -> Iterator[Session]:
+def system_unit_of_work(*, reason: str, database: Database | None = None) -> Iterator[Session]:
     """Open a session that may cross tenants. Use sparingly; every use is logged with its reason."""
     log.debug("system_unit_of_work", reason=reason)
-    session = get_database().session_factory()
+    session = (database or get_database()).session_factory()
     session.info["system_reason"] = reason
     with session:
         try:
