@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -36,8 +36,13 @@ class OrderCreate(BaseModel):
                 f"refunded_fen {self.refunded_fen} exceeds paid_fen {self.paid_fen}; "
                 "a refund cannot exceed what was paid"
             )
-        if self.paid_at.tzinfo is None:
-            raise ValueError("paid_at needs a timezone offset, e.g. 2026-01-31T20:15:00+08:00")
+        for name in ("paid_at", "refunded_at"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if value.tzinfo is None:
+                raise ValueError(f"{name} needs a timezone offset, e.g. 2026-01-31T20:15:00+08:00")
+            setattr(self, name, value.astimezone(UTC))
         return self
 
 

@@ -151,7 +151,9 @@ def update_tenant(
 
 def root_unit(db: Session) -> OrgUnit:
     """Return the tenant's HQ (the unit without a parent)."""
-    unit = db.scalar(select(OrgUnit).where(OrgUnit.parent_id.is_(None)))
+    unit = db.scalar(
+        select(OrgUnit).where(OrgUnit.tenant_id == session_tenant(db), OrgUnit.parent_id.is_(None))
+    )
     if unit is None:
         raise NotFound("this tenant has no HQ org unit", hint="create the tenant with siyu")
     return unit

@@ -1,0 +1,1 @@
+"""Demo data: realistic brands, staff, customers and orders for ``siyu demo``."""
