@@ -93,7 +93,8 @@ def demo(
             summary = seed_demo(database, customers=customers, progress=progress)
         out.print(
             f"seeded {summary.customer_count} customers, {summary.order_count} orders "
-            f"({summary.refunded_order_count} with refunds), {summary.staff_count} staff"
+            f"({summary.refunded_order_count} refunded, {summary.partially_refunded_order_count} "
+            f"partially refunded), {summary.staff_count} staff"
         )
     else:
         out.print("demo data present (use --reset to start over)")
