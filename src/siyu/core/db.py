@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import AbstractContextManager as ContextManager
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, ClassVar
@@ -165,33 +166,32 @@ def get_database() -> Database:
 
 
 @contextmanager
-def unit_of_work(actor: Actor, *, database: Database | None = None) -> Iterator[Session]:
+def _transaction(session: Session) -> Iterator[Session]:
+    with session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def unit_of_work(actor: Actor, *, database: Database | None = None) -> ContextManager[Session]:
     """Open a session bound to ``actor``'s tenant; commit once on success, roll back on error."""
     session = (database or get_database()).session_factory()
     session.info["tenant_id"] = actor.tenant_id
     session.info["actor"] = actor
-    with session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    return _transaction(session)
 
 
-@contextmanager
-def system_unit_of_work(*, reason: str, database: Database | None = None) -> Iterator[Session]:
+def system_unit_of_work(
+    *, reason: str, database: Database | None = None
+) -> ContextManager[Session]:
     """Open a session that may cross tenants. Use sparingly; every use is logged with its reason."""
     log.debug("system_unit_of_work", reason=reason)
     session = (database or get_database()).session_factory()
     session.info["system_reason"] = reason
-    with session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    return _transaction(session)
 
 
 def session_tenant(session: Session) -> uuid.UUID:

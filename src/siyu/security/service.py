@@ -226,7 +226,7 @@ def login(
     )
     db.add(session)
     user.last_login_at = now
-    _audit(db, actor, "auth.login", subject_type="session", subject_id=session.id)
+    record_audit(db, actor, "auth.login", subject_type="session", subject_id=session.id)
     db.flush()
     return Login(
         token=token, session_id=session.id, actor=actor, user=user, expires_at=session.expires_at
@@ -247,7 +247,7 @@ def switch_tenant(
     session, user = _live_session(db, token, clock)
     actor = build_actor(db, user, tenant_id)
     session.tenant_id = tenant_id
-    _audit(db, actor, "auth.switch_tenant", subject_type="session", subject_id=session.id)
+    record_audit(db, actor, "auth.switch_tenant", subject_type="session", subject_id=session.id)
     db.flush()
     return actor
 
@@ -322,7 +322,7 @@ def create_api_token(
         expires_at=clock.now() + timedelta(days=expires_in_days) if expires_in_days else None,
     )
     db.add(token)
-    _audit(db, actor, "token.create", subject_type="api_token", subject_id=token.id)
+    record_audit(db, actor, "token.create", subject_type="api_token", subject_id=token.id)
     db.flush()
     return IssuedToken(token=token, secret=secret)
 
@@ -352,7 +352,7 @@ def revoke_api_token(
     token = get_api_token(db, actor, token_id)
     if token.revoked_at is None:
         token.revoked_at = clock.now()
-        _audit(db, actor, "token.revoke", subject_type="api_token", subject_id=token.id)
+        record_audit(db, actor, "token.revoke", subject_type="api_token", subject_id=token.id)
         db.flush()
     return token
 
@@ -360,7 +360,7 @@ def revoke_api_token(
 # --- audit ------------------------------------------------------------------------------------
 
 
-def _audit(
+def record_audit(
     db: Session,
     actor: Actor,
     action: str,
@@ -369,6 +369,7 @@ def _audit(
     subject_id: uuid.UUID | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
+    """Append an audit entry in the actor's tenant (other domains call this too)."""
     db.add(
         AuditEntry(
             tenant_id=actor.tenant_id,
@@ -381,19 +382,6 @@ def _audit(
             detail=detail or {},
         )
     )
-
-
-def record_audit(
-    db: Session,
-    actor: Actor,
-    action: str,
-    *,
-    subject_type: str | None = None,
-    subject_id: uuid.UUID | None = None,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """Append an audit entry in the actor's tenant (other domains call this)."""
-    _audit(db, actor, action, subject_type=subject_type, subject_id=subject_id, detail=detail)
 
 
 def list_audit(db: Session, actor: Actor, *, limit: int = 100) -> Sequence[AuditEntry]:

@@ -14,6 +14,7 @@ from siyu.core.actor import Actor, Role
 from siyu.core.db import session_tenant
 from siyu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from siyu.core.ids import new_id
+from siyu.security import service as security
 from siyu.security.rbac import Perm, require
 from siyu.tenancy.models import Agency, AgencyTenant, OrgKind, OrgUnit, Staff, Tenant
 
@@ -356,6 +357,14 @@ def create_staff(
     )
     db.add(staff)
     db.flush()
+    security.record_audit(
+        db,
+        actor,
+        "staff.create",
+        subject_type="staff",
+        subject_id=staff.id,
+        detail={"role": role.value, "org_unit_id": str(org_unit_id)},
+    )
     return staff
 
 
@@ -386,6 +395,15 @@ def update_staff(
         staff.wecom_userid = wecom_userid
     if is_active is not None:
         staff.is_active = is_active
+    changes = {
+        key: str(value)
+        for key, value in (("role", role), ("org_unit_id", org_unit_id), ("is_active", is_active))
+        if value is not None
+    }
+    if changes:
+        security.record_audit(
+            db, actor, "staff.update", subject_type="staff", subject_id=staff.id, detail=changes
+        )
     db.flush()
     return staff
 
