@@ -11,6 +11,8 @@ MODEL_MODULES = (
     "siyu.security.models",
     "siyu.customers.models",
     "siyu.orders.models",
+    "siyu.events.models",
+    "siyu.identity.models",
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
+from typing import ClassVar
 
 from sqlalchemy import Date, ForeignKeyConstraint, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -24,8 +25,25 @@ class Customer(TenantScoped, Timestamped, Base):
     """A customer. Phone and email are stored encrypted; ``*_bidx`` are their blind indexes.
 
     ``org_unit_id`` is the home store (data scope), ``owner_staff_id`` the staff of record
-    (the guide who serves the customer).
+    (the guide who serves the customer). ``merged_into_id`` marks a customer merged into another
+    by OneID: the row stays so the merge can be undone exactly, but it is no longer listed.
     """
+
+    PROFILE_FIELDS: ClassVar[tuple[str, ...]] = (
+        "name",
+        "phone",
+        "phone_bidx",
+        "email",
+        "email_bidx",
+        "gender",
+        "birthday_on",
+        "province",
+        "city",
+        "member_no",
+        "org_unit_id",
+        "owner_staff_id",
+    )
+    PII_FIELDS: ClassVar[frozenset[str]] = frozenset({"phone", "email"})
 
     __tablename__ = "customer"
     __table_args__ = (
@@ -36,6 +54,7 @@ class Customer(TenantScoped, Timestamped, Base):
         Index("ix_customer_tenant_owner", "tenant_id", "owner_staff_id"),
         Index("ix_customer_tenant_org_unit", "tenant_id", "org_unit_id"),
         Index("ix_customer_tenant_created", "tenant_id", "created_at", "id"),
+        Index("ix_customer_tenant_merged_into", "tenant_id", "merged_into_id"),
     )
 
     name: Mapped[str | None] = mapped_column(String(100))
@@ -50,4 +69,5 @@ class Customer(TenantScoped, Timestamped, Base):
     member_no: Mapped[str | None] = mapped_column(String(64))
     org_unit_id: Mapped[uuid.UUID | None] = mapped_column()
     owner_staff_id: Mapped[uuid.UUID | None] = mapped_column()
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,10 +15,11 @@ from sqlalchemy.orm import Session
 
 from siyu.core.actor import Actor
 from siyu.core.db import session_tenant
-from siyu.core.errors import FieldError, InvalidInput, NotFound
+from siyu.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from siyu.core.ids import new_id
 from siyu.core.phone import normalise_phone
-from siyu.customers.models import Customer
+from siyu.customers import merge
+from siyu.customers.models import Customer, Gender
 from siyu.customers.schemas import CustomerCreate, CustomerRead, CustomerUpdate
 from siyu.security import masking
 from siyu.security.pii import blind_index
@@ -55,26 +57,38 @@ def phone_index(tenant_id: uuid.UUID, raw: str) -> tuple[str, str]:
 
 def visible_customers(actor: Actor) -> Select[uuid.UUID]:
     """Return a select of the ids of customers in the actor's data scope (for other domains)."""
-    stmt = select(Customer.id).where(Customer.tenant_id == actor.tenant_id)
+    stmt = select(Customer.id).where(
+        Customer.tenant_id == actor.tenant_id, Customer.merged_into_id.is_(None)
+    )
     return scope_to(
         actor, stmt, org_unit_col=Customer.org_unit_id, owner_col=Customer.owner_staff_id
     )
 
 
-def _scoped(actor: Actor, stmt: Select[Any]) -> Select[Any]:
+def _scoped(actor: Actor, stmt: Select[Any], *, include_merged: bool = False) -> Select[Any]:
+    if not include_merged:
+        stmt = stmt.where(Customer.merged_into_id.is_(None))
     return scope_to(
         actor, stmt, org_unit_col=Customer.org_unit_id, owner_col=Customer.owner_staff_id
     )
 
 
 def get_customer(db: Session, actor: Actor, customer_id: uuid.UUID) -> Customer:
-    """Return a customer in the actor's scope; anything else is ``NotFound``."""
+    """Return a customer in the actor's scope; anything else is ``NotFound``.
+
+    A customer merged into another is not found either, but the error names the survivor.
+    """
     require(actor, Perm.CUSTOMERS_READ)
     customer: Customer | None = db.scalar(
-        _scoped(actor, select(Customer).where(Customer.id == customer_id))
+        _scoped(actor, select(Customer).where(Customer.id == customer_id), include_merged=True)
     )
     if customer is None:
         raise NotFound(f"customer {customer_id} not found")
+    if customer.merged_into_id is not None:
+        raise NotFound(
+            f"customer {customer_id} was merged into {customer.merged_into_id}",
+            hint=f"read customer {customer.merged_into_id}, or undo the merge in its history",
+        )
     return customer
 
 
@@ -231,3 +245,81 @@ def count_customers(db: Session, actor: Actor) -> int:
 
     require(actor, Perm.CUSTOMERS_READ)
     return db.scalar(_scoped(actor, select(func.count()).select_from(Customer))) or 0
+
+
+def get_many(db: Session, actor: Actor, customer_ids: Sequence[uuid.UUID]) -> list[Customer]:
+    """Return the listed customers that are in scope and not merged, oldest first."""
+    require(actor, Perm.CUSTOMERS_READ)
+    if not customer_ids:
+        return []
+    stmt = _scoped(actor, select(Customer).where(Customer.id.in_(set(customer_ids))))
+    return list(db.scalars(stmt.order_by(Customer.created_at, Customer.id)))
+
+
+def fill_profile_gaps(
+    db: Session, actor: Actor, customer_id: uuid.UUID, *, data: CustomerCreate
+) -> list[str]:
+    """Set the fields ``data`` has and the customer lacks (never overwrite); return their names."""
+    require(actor, Perm.CUSTOMERS_WRITE)
+    customer = get_customer(db, actor, customer_id)
+    values = {
+        k: v
+        for k, v in data.model_dump(exclude_unset=True).items()
+        if v not in (None, "", Gender.UNKNOWN) and getattr(customer, k) in (None, Gender.UNKNOWN)
+    }
+    if values:
+        _apply(db, actor, customer, dict(values))
+        db.flush()
+    return sorted(values)
+
+
+def merge_customers(
+    db: Session, actor: Actor, *, survivor_id: uuid.UUID, merged_id: uuid.UUID
+) -> dict[str, Any]:
+    """Fold ``merged_id`` into ``survivor_id``; return the snapshot that undoes it exactly."""
+    require(actor, Perm.CUSTOMERS_WRITE)
+    survivor = get_customer(db, actor, survivor_id)
+    get_customer(db, actor, merged_id)
+    snapshot: dict[str, Any] = {"survivor_profile": merge.snapshot_profile(survivor)}
+    snapshot["moved"] = merge.move_references(
+        db, actor.tenant_id, source_id=merged_id, target_id=survivor_id
+    )
+    db.expire_all()
+    survivor = get_customer(db, actor, survivor_id)
+    other = get_customer(db, actor, merged_id)
+    snapshot["taken"] = merge.fill_gaps(survivor, other)
+    other.merged_into_id = survivor.id
+    db.flush()
+    return snapshot
+
+
+def unmerge_customers(
+    db: Session,
+    actor: Actor,
+    *,
+    survivor_id: uuid.UUID,
+    merged_id: uuid.UUID,
+    snapshot: dict[str, Any],
+) -> None:
+    """Undo ``merge_customers``: rows and profile fields go back to where they were."""
+    require(actor, Perm.CUSTOMERS_WRITE)
+    try:
+        survivor = get_customer(db, actor, survivor_id)
+    except NotFound as exc:
+        raise Conflict(
+            f"customer {survivor_id} is no longer active: {exc.detail}",
+            hint="undo the later merge of that customer first",
+        ) from exc
+    merged: Customer | None = db.scalar(
+        _scoped(actor, select(Customer).where(Customer.id == merged_id), include_merged=True)
+    )
+    if merged is None or merged.merged_into_id != survivor_id:
+        raise Conflict(
+            f"customer {merged_id} is not merged into {survivor_id}",
+            hint="this merge was already undone",
+        )
+    merge.restore_references(db, actor.tenant_id, snapshot["moved"], back_to=merged_id)
+    merge.restore_profile(survivor, snapshot["survivor_profile"])
+    merged.merged_into_id = None
+    db.flush()
+    db.expire_all()

@@ -1,0 +1,1 @@
+"""OneID: one customer across channels, from strong keys and reviewed proposals."""
