@@ -7,9 +7,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from siyu.core.actor import Actor, Role
+from siyu.core.clock import SYSTEM_CLOCK
 from siyu.core.db import system_unit_of_work, unit_of_work
 from siyu.customers import service as customers
 from siyu.customers.schemas import CustomerCreate
+from siyu.identity import service as identity
+from siyu.identity.keys import KeyKind, make_key
+from siyu.identity.models import MergeMethod
 from siyu.orders import service as orders
 from siyu.orders.models import OrderSource
 from siyu.orders.schemas import OrderCreate, OrderLineIn
@@ -36,6 +40,8 @@ class World:
     phones: dict[str, str] = field(default_factory=dict)  # label -> phone
     order_id: uuid.UUID | None = None
     token_id: uuid.UUID | None = None
+    merge_id: uuid.UUID | None = None
+    junk_key_id: uuid.UUID | None = None
 
 
 def _login_actor(username: str) -> Actor:
@@ -105,8 +111,8 @@ def make_world(slug: str, *, phone_seed: int = 0) -> World:
     owners = {"c1": ("guide1", 0), "c2": ("guide2", 0), "c3": ("guide3", 1)}
     with unit_of_work(admin) as db:
         for i, (label, (guide, store)) in enumerate(owners.items()):
-            phone = f"139{phone_seed:04d}{i:04d}"
-            c = customers.create_customer(
+            phone = f"13912{phone_seed:02d}5{i:03d}"
+            c = identity.register_customer(
                 db,
                 admin,
                 data=CustomerCreate(
@@ -134,6 +140,20 @@ def make_world(slug: str, *, phone_seed: int = 0) -> World:
         )
         world.order_id = order.id
         world.token_id = security.create_api_token(db, admin, name="ci").token.id
+        # OneID history: a duplicate customer merged into c1, and a junk key seen once
+        dup = customers.create_customer(db, admin, data=CustomerCreate(name="重复客户"))
+        world.merge_id = identity.merge(
+            db,
+            admin,
+            survivor_id=world.customers["c1"],
+            merged_id=dup.id,
+            method=MergeMethod.MANUAL,
+            evidence={"rule": "test fixture"},
+        ).id
+        identity.flag_junk(
+            db, admin, make_key(KeyKind.PHONE, "13800138000"), "test fixture", clock=SYSTEM_CLOCK
+        )
+        world.junk_key_id = identity.list_junk_keys(db, admin)[0].id
     return world
 
 

@@ -18,12 +18,14 @@ API_PREFIX = "/api/v1"
 def api_router() -> APIRouter:
     """Return every domain router under one ``/api/v1`` router."""
     from siyu.customers.api import router as customers
+    from siyu.events.api import router as events
+    from siyu.identity.api import router as identity
     from siyu.orders.api import router as orders
     from siyu.security.api import router as auth
     from siyu.tenancy.api import router as tenancy
 
     router = APIRouter(prefix=API_PREFIX)
-    for domain in (auth, tenancy, customers, orders):
+    for domain in (auth, tenancy, customers, orders, identity, events):
         router.include_router(domain)
     return router
 

@@ -26,10 +26,12 @@ OBJECTS: dict[str, Callable[[World], uuid.UUID | None]] = {
     "staff_id": lambda w: w.staff["guide1"],
     "token_id": lambda w: w.token_id,
     "order_id": lambda w: w.order_id,
+    "merge_id": lambda w: w.merge_id,
+    "junk_key_id": lambda w: w.junk_key_id,
 }
 
 # operation id -> a body that passes validation, for routes whose body has required fields
-BODIES: dict[str, dict[str, Any]] = {}
+BODIES: dict[str, dict[str, Any]] = {"update_junk_key": {"status": "cleared"}}
 
 _PARAM = re.compile(r"{([^}]+)}")
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from siyu.core.db import unit_of_work
 from siyu.customers import service
 from siyu.customers.schemas import CustomerCreate, CustomerPage, CustomerRead, CustomerUpdate
+from siyu.identity import service as identity
 from siyu.security.deps import CurrentActor
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -42,7 +43,7 @@ def list_customers(
 @router.post("", status_code=201, operation_id="create_customer")
 def create_customer(data: CustomerCreate, actor: CurrentActor) -> CustomerRead:
     with unit_of_work(actor) as db:
-        return service.present(db, actor, [service.create_customer(db, actor, data=data)])[0]
+        return service.present(db, actor, [identity.register_customer(db, actor, data=data)])[0]
 
 
 @router.get("/{customer_id}", operation_id="get_customer")
@@ -56,5 +57,5 @@ def update_customer(
     customer_id: uuid.UUID, data: CustomerUpdate, actor: CurrentActor
 ) -> CustomerRead:
     with unit_of_work(actor) as db:
-        customer = service.update_customer(db, actor, customer_id, data=data)
+        customer = identity.change_customer(db, actor, customer_id, data=data)
         return service.present(db, actor, [customer])[0]

@@ -323,3 +323,10 @@ def unmerge_customers(
     merged.merged_into_id = None
     db.flush()
     db.expire_all()
+
+
+def visible_ids(db: Session, actor: Actor, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Return which of ``ids`` are active customers in the actor's scope."""
+    if not ids:
+        return set()
+    return set(db.scalars(visible_customers(actor).where(Customer.id.in_(set(ids)))))

@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session
 
 from siyu.core.actor import Actor
 from siyu.core.clock import SYSTEM_CLOCK, Clock
-from siyu.core.errors import Conflict, NotFound
+from siyu.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from siyu.core.ids import new_id
 from siyu.customers import service as customers
-from siyu.customers.schemas import CustomerCreate
+from siyu.customers.models import Customer
+from siyu.customers.schemas import CustomerCreate, CustomerUpdate
 from siyu.events import service as events
 from siyu.events.models import EventType
-from siyu.identity.keys import EXCLUSIVE, IdentityKey, junk_reason
+from siyu.identity.keys import EXCLUSIVE, IdentityKey, KeyKind, junk_reason, make_key
 from siyu.identity.models import (
     Identity,
     JunkKey,
@@ -369,3 +370,81 @@ def customers_with_keys(
         )
     )
     return {by_triple[(r.kind, r.namespace, r.key_hash)]: r.customer_id for r in rows}
+
+
+def _profile_keys(data: CustomerCreate | CustomerUpdate) -> list[IdentityKey]:
+    keys = []
+    values = data.model_dump(exclude_unset=True)
+    for kind, field_name in (
+        (KeyKind.PHONE, "phone"),
+        (KeyKind.EMAIL, "email"),
+        (KeyKind.MEMBER_NO, "member_no"),
+    ):
+        raw = values.get(field_name)
+        if raw:
+            try:
+                keys.append(make_key(kind, raw))
+            except InvalidInput as exc:
+                raise InvalidInput(
+                    exc.detail,
+                    hint=exc.hint,
+                    errors=[FieldError(field=field_name, reason=exc.detail, value=str(raw))],
+                ) from exc
+    return [k for k in keys if junk_reason(k) is None]
+
+
+def _refuse_taken(
+    db: Session, actor: Actor, keys: Sequence[IdentityKey], *, except_id: uuid.UUID | None = None
+) -> None:
+    for key, owner in customers_with_keys(db, actor, keys).items():
+        if owner != except_id:
+            raise Conflict(
+                f"{key.kind} already belongs to customer {owner}",
+                hint="open that customer instead, or merge the two customers",
+                errors=[FieldError(field=str(key.kind), reason="belongs to another customer")],
+            )
+
+
+def _attach(
+    db: Session, actor: Actor, customer_id: uuid.UUID, keys: Sequence[IdentityKey], source: str
+) -> None:
+    known = customers_with_keys(db, actor, keys)
+    for key in keys:
+        if key not in known:
+            db.add(
+                Identity(
+                    id=new_id(),
+                    customer_id=customer_id,
+                    kind=key.kind.value,
+                    namespace=key.namespace,
+                    key_hash=key.hash(actor.tenant_id),
+                    value=key.value,
+                    source=source,
+                )
+            )
+    db.flush()
+
+
+def register_customer(
+    db: Session, actor: Actor, *, data: CustomerCreate, source: str = "manual"
+) -> Customer:
+    """Create a customer by hand; its phone, email and member number become identities.
+
+    A key that already belongs to another customer is a ``Conflict`` naming that customer.
+    """
+    keys = _profile_keys(data)
+    _refuse_taken(db, actor, keys)
+    customer = customers.create_customer(db, actor, data=data)
+    _attach(db, actor, customer.id, keys, source)
+    return customer
+
+
+def change_customer(
+    db: Session, actor: Actor, customer_id: uuid.UUID, *, data: CustomerUpdate
+) -> Customer:
+    """Edit a customer; a new phone, email or member number becomes an identity too."""
+    keys = _profile_keys(data)
+    _refuse_taken(db, actor, keys, except_id=customer_id)
+    customer = customers.update_customer(db, actor, customer_id, data=data)
+    _attach(db, actor, customer.id, keys, "manual")
+    return customer

@@ -21,13 +21,18 @@ def test_phone_is_not_stored_in_plain_text(client: TestClient, database: Databas
     assert created.status_code == 201, created.text
     with database.session_factory() as s:
         rows = s.execute(text("SELECT * FROM customer")).mappings().all()
-    assert len(rows) == 4
-    dump = repr([dict(r) for r in rows])
+        identities = s.execute(text("SELECT * FROM identity")).mappings().all()
+    assert len(rows) == 5  # three customers, one merged duplicate, the new one
+    assert {r["kind"] for r in identities} >= {"phone", "email"}
+    dump = repr([dict(r) for r in rows]) + repr([dict(r) for r in identities])
     for plain in (phone, "18600001234", "wang.fang@example.com", phone[-8:]):
         assert plain not in dump
+    for identity in identities:
+        assert identity["value"].startswith("v1:k1:")
     for row in rows:
-        assert row["phone"].startswith("v1:k1:")
-        assert len(row["phone_bidx"]) == 64
+        if row["phone"] is not None:
+            assert row["phone"].startswith("v1:k1:")
+            assert len(row["phone_bidx"]) == 64
     # search by phone still finds the customer, in any common spelling
     for spelling in ("18600001234", "186 0000 1234", "+8618600001234"):
         found = client.get("/api/v1/customers", params={"q": spelling}, headers=headers).json()

@@ -72,13 +72,13 @@ def test_resolution_equals_connected_components(database: Database, records) -> 
             r = identity.resolve(db, actor, keys=keys, source="test", fanout_limit=None)
             resolved.append(r.customer_id)
         # follow merges: a record's customer may have been merged into another since
-        final = {}
+        final: dict[uuid.UUID, uuid.UUID | None] = {}
         for c in db.scalars(select(Customer)):
             final[c.id] = c.merged_into_id
 
     def live(cid: uuid.UUID) -> uuid.UUID:
-        while final[cid] is not None:
-            cid = final[cid]
+        while (parent := final[cid]) is not None:
+            cid = parent
         return cid
 
     expected = components(records)
@@ -89,9 +89,9 @@ def test_resolution_equals_connected_components(database: Database, records) -> 
     assert len({c for c, m in final.items() if m is None}) == len(set(expected))
 
 
-def state(db) -> dict[str, list[tuple]]:
+def state(db) -> dict[str, list[tuple[object, ...]]]:
     """Everything a merge may touch, as comparable rows (PII compared as plaintext)."""
-    out = {}
+    out: dict[str, list[tuple[object, ...]]] = {}
     out["customer"] = sorted(
         (str(c.id), c.name, c.phone, c.email, c.city, c.member_no, str(c.merged_into_id))
         for c in db.scalars(select(Customer))

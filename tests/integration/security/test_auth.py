@@ -75,9 +75,11 @@ def test_logout_and_expiry(client: TestClient) -> None:
     headers = {"Authorization": f"Bearer {login.token}"}
     assert client.get("/api/v1/me", headers=headers).status_code == 200
     later = FixedClock(datetime.now(UTC) + timedelta(hours=2))
-    with system_unit_of_work(reason="test") as db:
-        with pytest.raises(AuthenticationFailed, match="expired"):
-            security.resolve_token(db, login.token, clock=later)
+    with (
+        system_unit_of_work(reason="test") as db,
+        pytest.raises(AuthenticationFailed, match="expired"),
+    ):
+        security.resolve_token(db, login.token, clock=later)
     assert client.post("/api/v1/auth/logout", headers=headers).status_code == 204
     assert client.get("/api/v1/me", headers=headers).status_code == 401
 

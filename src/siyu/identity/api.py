@@ -1,0 +1,115 @@
+"""Identify, identities, merge history, unmerge and junk-key routes."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from siyu.core.actor import Actor
+from siyu.core.db import unit_of_work
+from siyu.identity import service
+from siyu.identity.keys import make_key
+from siyu.identity.models import Identity, JunkKey, JunkStatus
+from siyu.identity.schemas import (
+    IdentifyRequest,
+    IdentifyResponse,
+    IdentityRead,
+    JunkKeyRead,
+    JunkKeyUpdate,
+    MergeRead,
+)
+from siyu.security import masking
+from siyu.security.deps import CurrentActor
+
+router = APIRouter(tags=["identity"])
+
+
+def _shown(actor: Actor, kind: str, value: str) -> str:
+    if kind == "phone":
+        return masking.phone_for(actor, value) or ""
+    if kind == "email":
+        return masking.email_for(actor, value) or ""
+    return value
+
+
+def _identity(actor: Actor, i: Identity) -> IdentityRead:
+    return IdentityRead(
+        id=i.id,
+        kind=i.kind,
+        namespace=i.namespace,
+        value=_shown(actor, i.kind, i.value),
+        source=i.source,
+        created_at=i.created_at,
+        last_seen_at=i.last_seen_at,
+    )
+
+
+def _junk(actor: Actor, j: JunkKey) -> JunkKeyRead:
+    return JunkKeyRead(
+        id=j.id,
+        kind=j.kind,
+        namespace=j.namespace,
+        value=_shown(actor, j.kind, j.value),
+        reason=j.reason,
+        status=j.status,
+        hit_count=j.hit_count,
+        detected_at=j.detected_at,
+    )
+
+
+@router.post("/identify", operation_id="identify")
+def identify(data: IdentifyRequest, actor: CurrentActor) -> IdentifyResponse:
+    """Resolve keys to one customer: create it, join it, or merge the customers they bridge."""
+    with unit_of_work(actor) as db:
+        keys = [make_key(k.kind, k.value, k.namespace) for k in data.keys]
+        result = service.resolve(db, actor, keys=keys, source=data.source, profile=data.profile)
+        return IdentifyResponse(
+            customer_id=result.customer_id,
+            created=result.created,
+            merged_ids=result.merged_ids,
+            junk_keys=result.junk_keys,
+        )
+
+
+@router.get("/customers/{customer_id}/identities", operation_id="list_customer_identities")
+def list_identities(customer_id: uuid.UUID, actor: CurrentActor) -> list[IdentityRead]:
+    with unit_of_work(actor) as db:
+        return [_identity(actor, i) for i in service.list_identities(db, actor, customer_id)]
+
+
+@router.get("/customers/{customer_id}/merges", operation_id="list_customer_merges")
+def list_merges(customer_id: uuid.UUID, actor: CurrentActor) -> list[MergeRead]:
+    """Merges this customer took part in, with their evidence, newest first."""
+    with unit_of_work(actor) as db:
+        return [MergeRead.model_validate(m) for m in service.merge_history(db, actor, customer_id)]
+
+
+@router.get("/merges/{merge_id}", operation_id="get_merge")
+def get_merge(merge_id: uuid.UUID, actor: CurrentActor) -> MergeRead:
+    with unit_of_work(actor) as db:
+        return MergeRead.model_validate(service.get_merge(db, actor, merge_id))
+
+
+@router.post("/merges/{merge_id}/undo", operation_id="undo_merge")
+def undo_merge(merge_id: uuid.UUID, actor: CurrentActor) -> MergeRead:
+    """Unmerge: restore the merged customer with its identities, orders and events."""
+    with unit_of_work(actor) as db:
+        return MergeRead.model_validate(service.unmerge(db, actor, merge_id))
+
+
+@router.get("/junk-keys", operation_id="list_junk_keys")
+def list_junk_keys(actor: CurrentActor, status: str | None = None) -> list[JunkKeyRead]:
+    """Keys that never merge customers: placeholders and keys shared by many people."""
+    with unit_of_work(actor) as db:
+        return [_junk(actor, j) for j in service.list_junk_keys(db, actor, status=status)]
+
+
+@router.patch("/junk-keys/{junk_key_id}", operation_id="update_junk_key")
+def update_junk_key(
+    junk_key_id: uuid.UUID, data: JunkKeyUpdate, actor: CurrentActor
+) -> JunkKeyRead:
+    """Clear a flagged key after review (it may merge again), or flag it again."""
+    with unit_of_work(actor) as db:
+        junk = service.set_junk_status(db, actor, junk_key_id, status=JunkStatus(data.status))
+        return _junk(actor, junk)
