@@ -32,10 +32,13 @@ from siyu.core.actor import Role
 from siyu.core.clock import SYSTEM_CLOCK
 from siyu.core.db import Database, system_unit_of_work
 from siyu.core.errors import Conflict, InvalidInput
+from siyu.core.ids import new_id
 from siyu.customers.models import Customer
 from siyu.demo.brands import SHIGUANG, WARM_HILL, BrandSpec
 from siyu.demo.shoppers import Context, Row, ShopperPlanner, Store
 from siyu.demo.timeline import id_at
+from siyu.identity.keys import KeyKind, junk_reason, make_key
+from siyu.identity.models import Identity
 from siyu.orders.models import Order, OrderLine, OrderStatus
 from siyu.security import service as security
 from siyu.tenancy import service as tenancy
@@ -145,6 +148,9 @@ def seed_demo(
         customer_rows = main.plan_customers(customers)
         customer_rows += second.plan_customers(SECOND_BRAND_CUSTOMERS)
         _insert_chunked(db, Customer, customer_rows, stage="customers", report=report)
+        _insert_chunked(
+            db, Identity, _identity_rows(customer_rows), stage="identities", report=report
+        )
         _insert_orders(db, main.plan_orders() + second.plan_orders(), report=report)
 
     summary = DemoSummary(
@@ -195,6 +201,38 @@ def _check_names_free(db: Session) -> None:
             "the demo needs names that are taken: " + ", ".join(taken),
             hint="seed the demo into an empty database (`siyu demo --reset`)",
         )
+
+
+def _identity_rows(customer_rows: Sequence[Row]) -> list[Row]:
+    """The OneID keys of the seeded customers: phone, email and member number."""
+    rows: list[Row] = []
+    for customer in customer_rows:
+        for kind, field_name in (
+            (KeyKind.PHONE, "phone"),
+            (KeyKind.EMAIL, "email"),
+            (KeyKind.MEMBER_NO, "member_no"),
+        ):
+            value = customer[field_name]
+            if value is None:
+                continue
+            key = make_key(kind, value)
+            if junk_reason(key) is not None:
+                continue
+            rows.append(
+                {
+                    "tenant_id": customer["tenant_id"],
+                    "id": new_id(),
+                    "customer_id": customer["id"],
+                    "kind": kind.value,
+                    "namespace": "",
+                    "key_hash": key.hash(customer["tenant_id"]),
+                    "value": key.value,
+                    "source": "demo",
+                    "created_at": customer["created_at"],
+                    "last_seen_at": customer["created_at"],
+                }
+            )
+    return rows
 
 
 def _insert_chunked(

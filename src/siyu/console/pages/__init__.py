@@ -1,0 +1,1 @@
+"""Console pages, one module per area; each registers its routes in ``register()``."""

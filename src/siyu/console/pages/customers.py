@@ -1,0 +1,287 @@
+"""``/customers``: search and page through customers in scope; ``/customers/{id}``: one customer.
+
+Phones and e-mails come from ``customers.service.present``, masked unless the role reads PII.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from nicegui import ui
+from nicegui.events import GenericEventArguments
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+
+from siyu.console import auth, nav
+from siyu.console.calls import in_tenant, show_error
+from siyu.console.display import DASH, day, enum_label, money, text, when
+from siyu.console.i18n import t
+from siyu.console.layout import PAGE_TIMEOUT, data_table, no_permission, not_found, shell
+from siyu.console.nav import NavItem
+from siyu.core.actor import Actor
+from siyu.core.errors import AppError, NotFound
+from siyu.customers import service as customers
+from siyu.customers.schemas import CustomerRead, OrderSummary
+from siyu.orders import service as orders
+from siyu.orders.schemas import OrderRead
+from siyu.security.rbac import Perm, has
+
+PAGE_SIZE = 20
+RECENT_ORDERS = 20
+_PHONE_HIDDEN = "gt-xs"  # Quasar: columns shown from 600 px up; phones keep name, phone, store
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    items: list[CustomerRead]
+    next_cursor: str | None
+
+
+def load_page(db: Session, actor: Actor, q: str, cursor: str | None) -> CustomerPage:
+    page = customers.list_customers(db, actor, q=q or None, limit=PAGE_SIZE, cursor=cursor)
+    return CustomerPage(customers.present(db, actor, page.items), page.next_cursor)
+
+
+@dataclass(frozen=True)
+class CustomerDetail:
+    customer: CustomerRead
+    summary: OrderSummary | None
+    orders: list[OrderRead]
+
+
+def load_detail(db: Session, actor: Actor, customer_id: uuid.UUID) -> CustomerDetail:
+    customer = customers.present(db, actor, [customers.get_customer(db, actor, customer_id)])[0]
+    if not has(actor, Perm.ORDERS_READ):
+        return CustomerDetail(customer, None, [])
+    summary = orders.customer_summary(db, actor, customer_id)
+    recent = orders.list_customer_orders(db, actor, customer_id, limit=RECENT_ORDERS)
+    return CustomerDetail(customer, summary, [OrderRead.model_validate(o) for o in recent])
+
+
+def register() -> None:
+    nav.add(
+        NavItem("nav.customers", "/customers", "groups", permission=Perm.CUSTOMERS_READ, order=20)
+    )
+
+    @ui.page("/customers", response_timeout=PAGE_TIMEOUT)
+    async def customers_page(request: Request, q: str = "") -> RedirectResponse | None:
+        user = await auth.current_user()
+        if user is None:
+            return auth.login_redirect(request)
+        with shell(user, title=t("nav.customers"), path="/customers"):
+            if not has(user.actor, Perm.CUSTOMERS_READ):
+                no_permission()
+            else:
+                await build_list(user.actor, q)
+        return None
+
+    @ui.page("/customers/{customer_id}", response_timeout=PAGE_TIMEOUT)
+    async def customer_page(request: Request, customer_id: str) -> RedirectResponse | None:
+        user = await auth.current_user()
+        if user is None:
+            return auth.login_redirect(request)
+        with shell(user, title=t("customer.title"), path="/customers/_"):
+            await build_detail(user.actor, customer_id)
+        return None
+
+
+def _columns() -> list[dict[str, Any]]:
+    def col(name: str, *, hide_on_phone: bool = False, **extra: Any) -> dict[str, Any]:
+        column = {"name": name, "label": t(f"customers.col.{name}"), "field": name, "align": "left"}
+        if hide_on_phone:
+            column |= {"classes": _PHONE_HIDDEN, "headerClasses": _PHONE_HIDDEN}
+        return column | extra
+
+    return [
+        col("name"),
+        col("phone"),
+        col("city", hide_on_phone=True),
+        col("store"),
+        col("guide", hide_on_phone=True),
+        col("member_no", hide_on_phone=True),
+        col("created", hide_on_phone=True),
+    ]
+
+
+def _row(actor: Actor, c: CustomerRead) -> dict[str, Any]:
+    return {
+        "id": str(c.id),
+        "name": c.name or t("customers.unnamed"),
+        "phone": text(c.phone),
+        "city": text(c.city),
+        "store": text(c.org_unit_name),
+        "guide": text(c.owner_staff_name),
+        "member_no": text(c.member_no),
+        "created": when(actor, c.created_at),
+    }
+
+
+async def build_list(actor: Actor, initial_q: str) -> None:
+    history: list[str | None] = []  # cursors of the pages before the current one
+    state: dict[str, Any] = {"q": initial_q.strip(), "cursor": None, "next": None}
+
+    async def show(cursor: str | None) -> bool:
+        q = state["q"]  # the search the pages belong to, not what is being typed
+        try:
+            page = await in_tenant(actor, lambda db: load_page(db, actor, q, cursor))
+        except AppError as exc:
+            show_error(exc)
+            return False
+        state["cursor"], state["next"] = cursor, page.next_cursor
+        table.rows = [_row(actor, c) for c in page.items]
+        table.update()
+        prev_button.set_enabled(bool(history))
+        next_button.set_enabled(page.next_cursor is not None)
+        page_label.set_text(t("customers.page", n=len(history) + 1))
+        return True
+
+    async def run_search() -> None:
+        state["q"] = (search.value or "").strip()
+        history.clear()
+        await show(None)
+
+    async def next_page() -> None:
+        if state["next"] is None:
+            return
+        history.append(state["cursor"])
+        if not await show(state["next"]):
+            history.pop()
+
+    async def prev_page() -> None:
+        if history:
+            await show(history.pop())
+
+    with ui.row().classes("w-full items-center gap-2 no-wrap"):
+        search = (
+            ui.input(t("customers.search"), value=initial_q, placeholder=t("customers.search_hint"))
+            .props("outlined dense clearable type=search enterkeyhint=search")
+            .classes("grow")
+            .mark("customer-search")
+        )
+        search.on("keydown.enter", run_search)
+        search.on("clear", run_search)
+        ui.button(icon="search", on_click=run_search).props(
+            f'unelevated aria-label="{t("customers.search_button")}"'
+        )
+
+    table = data_table(_columns(), label=t("customers.table"), empty=t("customers.empty")).mark(
+        "customer-table"
+    )
+    table.add_slot(
+        "body-cell-name",
+        '<q-td :props="props"><a :href="\'/customers/\' + props.row.id" @click.stop '
+        'class="text-primary text-weight-medium">{{ props.value }}</a></q-td>',
+    )
+
+    def open_row(e: GenericEventArguments) -> None:
+        row = e.args[1] if isinstance(e.args, list) and len(e.args) > 1 else None
+        if isinstance(row, dict) and "id" in row:
+            ui.navigate.to(f"/customers/{row['id']}")
+
+    table.on("rowClick", open_row)
+
+    with ui.row().classes("w-full items-center justify-between"):
+        page_label = ui.label().classes("text-caption text-grey-7")
+        with ui.row().classes("gap-2"):
+            prev_button = ui.button(t("customers.prev"), icon="chevron_left", on_click=prev_page)
+            prev_button.props("outline no-caps")
+            next_button = ui.button(t("customers.next"), on_click=next_page)
+            next_button.props("outline no-caps icon-right=chevron_right").mark("next-page")
+    await show(None)
+
+
+def _field(label: str, value: str) -> None:
+    with ui.column().classes("gap-0"):
+        ui.label(label).classes("text-caption text-grey-7")
+        ui.label(value).classes("text-body1")
+
+
+async def build_detail(actor: Actor, raw_id: str) -> None:
+    back = ui.link(t("customer.back"), "/customers").classes("text-primary")
+    back.props('aria-label="' + t("customer.back") + '"')
+    try:
+        customer_id = uuid.UUID(raw_id)
+        detail = await in_tenant(actor, lambda db: load_detail(db, actor, customer_id))
+    except (ValueError, NotFound):
+        back.delete()
+        not_found(t("customer.not_found"), back="/customers", back_label=t("customer.back"))
+        return
+    except AppError as exc:
+        show_error(exc)
+        return
+    c = detail.customer
+    ui.page_title(f"{c.name or t('customers.unnamed')} · siyu 私域")
+    with ui.card().classes("w-full").props(f'aria-label="{t("customer.profile")}"'):
+        ui.label(c.name or t("customers.unnamed")).classes("text-h6").props(
+            "role=heading aria-level=2"
+        )
+        with ui.grid().classes("w-full grid-cols-2 md:grid-cols-4 gap-4"):
+            _field(t("customers.col.phone"), text(c.phone))
+            _field(t("customer.email"), text(c.email))
+            _field(t("customer.gender"), enum_label("gender", c.gender))
+            _field(t("customer.birthday"), day(c.birthday_on))
+            _field(t("customer.region"), " ".join(p for p in (c.province, c.city) if p) or DASH)
+            _field(t("customers.col.member_no"), text(c.member_no))
+            _field(t("customers.col.store"), text(c.org_unit_name))
+            _field(t("customers.col.guide"), text(c.owner_staff_name))
+            _field(t("customers.col.created"), when(actor, c.created_at))
+    if detail.summary is None:
+        return
+    s = detail.summary
+    ui.label(t("customer.orders_heading")).classes("text-h6 q-mt-sm").props(
+        "role=heading aria-level=2"
+    )
+    with ui.grid().classes("w-full grid-cols-2 md:grid-cols-4 gap-3"):
+        for label, value in (
+            (t("customer.order_count"), f"{s.order_count:,}"),
+            (t("overview.paid"), money(s.paid_fen)),
+            (t("overview.refunded"), money(s.refunded_fen)),
+            (t("overview.net"), money(s.net_fen)),
+        ):
+            with ui.card().classes("q-pa-md gap-1"):
+                ui.label(label).classes("text-caption text-grey-7")
+                ui.label(value).classes("text-h6 text-weight-bold")
+    ui.label(
+        t(
+            "customer.first_last",
+            first=when(actor, s.first_paid_at),
+            last=when(actor, s.last_paid_at),
+        )
+    ).classes("text-caption text-grey-7")
+    rows = [
+        {
+            "id": str(o.id),
+            "paid_at": when(actor, o.paid_at),
+            "source": enum_label("source", o.source),
+            "external_id": o.external_id,
+            "status": enum_label("status", o.status),
+            "paid": money(o.paid_fen),
+            "refunded": money(o.refunded_fen),
+            "net": money(o.net_fen),
+        }
+        for o in detail.orders
+    ]
+    hidden = {"classes": _PHONE_HIDDEN, "headerClasses": _PHONE_HIDDEN}
+    columns: list[dict[str, Any]] = [
+        {"name": "paid_at", "label": t("orders.col.paid_at"), "field": "paid_at", "align": "left"},
+        {"name": "source", "label": t("orders.col.source"), "field": "source", "align": "left"}
+        | hidden,
+        {
+            "name": "external_id",
+            "label": t("orders.col.external_id"),
+            "field": "external_id",
+            "align": "left",
+        }
+        | hidden,
+        {"name": "status", "label": t("orders.col.status"), "field": "status", "align": "left"},
+        {"name": "paid", "label": t("overview.paid"), "field": "paid", "align": "right"} | hidden,
+        {"name": "refunded", "label": t("overview.refunded"), "field": "refunded", "align": "right"}
+        | hidden,
+        {"name": "net", "label": t("overview.net"), "field": "net", "align": "right"},
+    ]
+    data_table(
+        columns, rows=rows, label=t("customer.orders_heading"), empty=t("customer.no_orders")
+    ).mark("order-table")
