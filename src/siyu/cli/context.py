@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from siyu.config import get_settings
-from siyu.core.db import Database, init_database
+from siyu.core.actor import Actor, Role
+from siyu.core.db import Database, init_database, system_unit_of_work
+from siyu.core.errors import NotFound
 from siyu.core.logging import configure_logging
 from siyu.core.registry import load_models
+from siyu.tenancy import service as tenancy
 
 
 def open_database() -> Database:
@@ -14,3 +17,20 @@ def open_database() -> Database:
     configure_logging(json=settings.log_json)
     load_models()
     return init_database(settings)
+
+
+def tenant_actor(slug: str) -> Actor:
+    """Return an admin actor for CLI work in the tenant ``slug`` (the CLI runs as the operator)."""
+    with system_unit_of_work(reason="cli resolves tenant") as db:
+        tenant = tenancy.find_tenant_by_slug(db, slug)
+        if tenant is None:
+            raise NotFound(
+                f"tenant {slug!r} not found", hint="list tenants with `siyu tenant list`"
+            )
+        return Actor(
+            tenant_id=tenant.id,
+            user_id=None,
+            role=Role.ADMIN,
+            timezone=tenant.timezone,
+            label="cli",
+        )

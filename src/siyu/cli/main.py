@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from siyu.cli import admin, config, db, server, tenant
+from siyu.cli import admin, config, db, imports, server, tenant
 from siyu.core.errors import AppError
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.add_typer(admin.app, name="admin")
 app.add_typer(tenant.tenant_app, name="tenant")
 app.add_typer(tenant.agency_app, name="agency")
 app.add_typer(config.app, name="config")
+app.add_typer(imports.app, name="import")
 
 err = Console(stderr=True)
 

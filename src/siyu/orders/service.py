@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from siyu.core.actor import Actor
+from siyu.core.clock import SYSTEM_CLOCK, Clock, utcnow
 from siyu.core.errors import Conflict, NotFound
 from siyu.core.ids import new_id
 from siyu.customers import service as customers
 from siyu.customers.schemas import OrderSummary
-from siyu.orders.models import Order, OrderLine, OrderStatus
+from siyu.events import service as events
+from siyu.events.models import EventType
+from siyu.orders.models import Order, OrderLine, OrderSource, OrderStatus
 from siyu.orders.schemas import OrderCreate, OrderDetail, OrderLineRead, OrderRead, SalesOverview
 from siyu.security.rbac import Perm, require
 
@@ -146,3 +151,142 @@ def sales_overview(db: Session, actor: Actor, *, since: datetime, until: datetim
         net_fen=paid - refunded,
         refund_rate_bp=(refunded * 10_000 // paid) if paid else 0,
     )
+
+
+# --- bulk paths for importers ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderState:
+    """What an import compares to decide inserted / updated / unchanged."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID | None
+    status: str
+    paid_fen: int
+    refunded_fen: int
+
+    def same_as(self, row: dict[str, Any]) -> bool:
+        return (self.status, self.paid_fen, self.refunded_fen) == (
+            row["status"],
+            row["paid_fen"],
+            row["refunded_fen"],
+        )
+
+
+def states_by_external_id(
+    db: Session, source: OrderSource, external_ids: Sequence[str]
+) -> dict[str, OrderState]:
+    """Return the stored state of the orders of ``source`` with these external ids."""
+    rows = db.execute(
+        select(
+            Order.external_id,
+            Order.id,
+            Order.customer_id,
+            Order.status,
+            Order.paid_fen,
+            Order.refunded_fen,
+        ).where(Order.source == source, Order.external_id.in_(list(external_ids)))
+    )
+    return {
+        r.external_id: OrderState(r.id, r.customer_id, r.status, r.paid_fen, r.refunded_fen)
+        for r in rows
+    }
+
+
+def apply_update(
+    db: Session,
+    actor: Actor,
+    order_id: uuid.UUID,
+    row: dict[str, Any],
+    *,
+    source: str,
+    clock: Clock = SYSTEM_CLOCK,
+) -> None:
+    """Bring a stored order to a later export's status and amounts, recording the change."""
+    require(actor, Perm.ORDERS_WRITE)
+    order = db.get(Order, (actor.tenant_id, order_id))
+    if order is None:
+        raise NotFound(f"order {order_id} not found")
+    before = (order.status, order.refunded_fen)
+    order.status = OrderStatus(row["status"])
+    order.paid_fen = row["paid_fen"]
+    order.refunded_fen = row["refunded_fen"]
+    order.refunded_at = row.get("refunded_at") or order.refunded_at
+    event_type = {
+        OrderStatus.REFUNDED: EventType.ORDER_REFUNDED,
+        OrderStatus.PARTIALLY_REFUNDED: EventType.ORDER_PARTIALLY_REFUNDED,
+        OrderStatus.CANCELLED: EventType.ORDER_CANCELLED,
+        OrderStatus.PAID: EventType.ORDER_PAID,
+    }[order.status]
+    events.record(
+        db,
+        actor,
+        event_type,
+        customer_id=order.customer_id,
+        occurred_at=order.refunded_at or clock.now(),
+        source=source,
+        data={
+            "order_id": str(order.id),
+            "external_id": order.external_id,
+            "previous_status": str(before[0]),
+            "previous_refunded_fen": before[1],
+            "refunded_fen": order.refunded_fen,
+        },
+    )
+
+
+def new_order_row(
+    orders_out: list[dict[str, Any]],
+    lines_out: list[dict[str, Any]],
+    row: dict[str, Any],
+    lines: Sequence[dict[str, Any]],
+    *,
+    tenant_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    source: OrderSource,
+    org_unit_id: uuid.UUID | None,
+    staff_id: uuid.UUID | None,
+) -> uuid.UUID:
+    """Append the rows for one new order (and its lines) to the bulk-insert lists."""
+    order_id = new_id()
+    orders_out.append(
+        {
+            "tenant_id": tenant_id,
+            "id": order_id,
+            "customer_id": customer_id,
+            "source": source.value,
+            "external_id": row["external_id"],
+            "status": row["status"],
+            "org_unit_id": org_unit_id,
+            "staff_id": staff_id,
+            "paid_fen": row["paid_fen"],
+            "refunded_fen": row["refunded_fen"],
+            "paid_at": row["paid_at"],
+            "refunded_at": row.get("refunded_at"),
+            "created_at": utcnow(),
+        }
+    )
+    for line in lines:
+        lines_out.append(
+            {
+                "tenant_id": tenant_id,
+                "id": new_id(),
+                "order_id": order_id,
+                "sku": line["sku"] or "",
+                "title": line["title"] or "",
+                "quantity": line["quantity"],
+                "unit_price_fen": line["unit_price_fen"],
+                "amount_fen": line["amount_fen"],
+            }
+        )
+    return order_id
+
+
+def insert_rows(
+    db: Session, order_rows: Sequence[dict[str, Any]], line_rows: Sequence[dict[str, Any]]
+) -> None:
+    """Insert prepared order and line rows in large executemany batches."""
+    for rows, model in ((order_rows, Order), (line_rows, OrderLine)):
+        for start in range(0, len(rows), 5000):
+            db.execute(insert(model), list(rows[start : start + 5000]))

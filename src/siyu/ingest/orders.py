@@ -1,0 +1,324 @@
+"""Order import: parsed export batches → customers (through OneID) and idempotent order rows.
+
+Idempotent by (tenant, source, external order id): importing the same file twice changes nothing;
+a later export with a new status (paid → refunded, a partial refund) updates the order and records
+an event. With ``on_error="abort"`` any bad row means nothing of the file is written: the whole
+import runs in the caller's one transaction and ``ImportAborted`` rolls it back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from siyu.core.actor import Actor
+from siyu.core.clock import SYSTEM_CLOCK, Clock
+from siyu.core.errors import AppError, FieldError, InvalidInput
+from siyu.customers.schemas import CustomerCreate
+from siyu.events import service as events
+from siyu.events.models import EventType
+from siyu.identity import service as identity
+from siyu.identity.keys import IdentityKey, KeyKind, make_key
+from siyu.ingest.formats import detect_source, unknown_format
+from siyu.ingest.parse import ParsedBatch, read_orders
+from siyu.ingest.reader import count_rows, open_table
+from siyu.orders import service as orders
+from siyu.orders.models import OrderSource
+from siyu.security.rbac import Perm, require
+from siyu.tenancy import service as tenancy
+
+Progress = Callable[[int, int], None]
+_LOOKUP_CHUNK = 1000
+
+
+class OnError(StrEnum):
+    SKIP = "skip"  # write the valid rows, report the bad ones
+    ABORT = "abort"  # any bad row: write nothing, report every bad row
+
+
+@dataclass
+class ImportSummary:
+    """What an import did.
+
+    ``rows`` counts data rows read (row numbers count from 1 below the header); ``inserted``,
+    ``updated`` and ``unchanged`` count orders (JD and Douyin write one row per order line);
+    ``skipped`` counts rows left out because of the ``errors``.
+    """
+
+    source: str
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    customers_created: int = 0
+    customers_matched: int = 0
+    errors: list[FieldError] = field(default_factory=list)
+    aborted: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["errors"] = [e.as_dict() for e in self.errors]
+        return data
+
+
+class ImportAborted(InvalidInput):
+    """Raised with ``on_error=abort`` when a file has bad rows; nothing was written."""
+
+    def __init__(self, summary: ImportSummary) -> None:
+        first = summary.errors[0]
+        super().__init__(
+            f"{len(summary.errors)} bad value(s) in the file, first at row {first.row}, "
+            f"column {first.column!r}: {first.reason}; nothing was imported",
+            hint="fix the listed rows and import again, or use --on-error skip to import the rest",
+            errors=summary.errors,
+        )
+        self.summary = summary
+
+
+def detect_file_source(path: Path) -> str:
+    """Return the platform whose export layout the file's header matches."""
+    with open_table(path, batch_rows=1) as table:
+        source = detect_source(table.headers)
+        if source is None:
+            raise unknown_format(table.headers)
+        return source
+
+
+def _keys_for(row: dict[str, Any], source: str) -> list[IdentityKey]:
+    keys = []
+    candidates: Iterable[tuple[KeyKind, str | None, str]] = (
+        (KeyKind.BUYER, row.get("buyer_id"), source if source in _PLATFORMS else ""),
+        (KeyKind.PHONE, row.get("phone"), ""),
+        (KeyKind.MEMBER_NO, row.get("member_no"), ""),
+        (KeyKind.UNIONID, row.get("unionid"), ""),
+        (KeyKind.EMAIL, row.get("email"), ""),
+    )
+    for kind, value, namespace in candidates:
+        if not value or (kind is KeyKind.BUYER and not namespace):
+            continue
+        try:
+            keys.append(make_key(kind, value, namespace))
+        except AppError:
+            continue  # a value the parser let through but OneID cannot use as a key
+    return keys
+
+
+_PLATFORMS = {"tmall", "jd", "pdd", "douyin"}
+
+
+def _profile(row: dict[str, Any]) -> CustomerCreate:
+    return CustomerCreate(
+        name=(row.get("receiver_name") or None),
+        province=row.get("province") or None,
+        city=row.get("city") or None,
+        member_no=row.get("member_no") or None,
+    )
+
+
+@dataclass
+class _Codes:
+    stores: dict[str, uuid.UUID]
+    staff: dict[str, uuid.UUID]
+
+
+def _codes(db: Session, actor: Actor) -> _Codes:
+    units = tenancy.list_org_units(db, actor)
+    staff = tenancy.list_staff(db, actor, include_inactive=True)
+    return _Codes(
+        stores={u.code: u.id for u in units if u.code},
+        staff={s.wecom_userid: s.id for s in staff if s.wecom_userid},
+    )
+
+
+def import_orders(
+    db: Session,
+    actor: Actor,
+    path: Path,
+    *,
+    source: str | None = None,
+    mapping: dict[str, str] | None = None,
+    on_error: OnError = OnError.SKIP,
+    timezone: str | None = None,
+    progress: Progress | None = None,
+    batch_rows: int = 20_000,
+    clock: Clock = SYSTEM_CLOCK,
+) -> ImportSummary:
+    """Import an order export. Returns the summary; raises ``ImportAborted`` (abort mode)."""
+    require(actor, Perm.ORDERS_WRITE)
+    require(actor, Perm.CUSTOMERS_WRITE)
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInput(f"no file at {path}", hint="check the path")
+    if source is None:
+        source = detect_file_source(path)
+    order_source = OrderSource.OTHER if source == "generic" else OrderSource(source)
+    summary = ImportSummary(source=source)
+    total = count_rows(path) if progress else 0
+    codes = _codes(db, actor)
+    batches = read_orders(
+        path,
+        source=source,
+        mapping=mapping,
+        timezone=timezone or actor.timezone,
+        batch_rows=batch_rows,
+    )
+    for batch in batches:
+        summary.errors.extend(batch.errors)
+        summary.rows = max(summary.rows, _rows_seen(batch))
+        if on_error is OnError.ABORT and summary.errors:
+            continue  # keep parsing to report every bad row; nothing will be written
+        _write_batch(db, actor, batch, order_source, source, codes, summary, clock)
+        if progress:
+            progress(_rows_seen(batch), total)
+    summary.skipped = len({e.row for e in summary.errors})
+    if on_error is OnError.ABORT and summary.errors:
+        summary.aborted = True
+        summary.inserted = summary.updated = summary.unchanged = 0
+        summary.customers_created = summary.customers_matched = 0
+        raise ImportAborted(summary)
+    if progress:
+        progress(total, total)
+    return summary
+
+
+def _rows_seen(batch: ParsedBatch) -> int:
+    last = [int(r) for r in batch.orders["row"].to_list()[-1:]]
+    return max([*last, *(e.row or 0 for e in batch.errors)], default=0)
+
+
+def _existing_orders(
+    db: Session, source: OrderSource, external_ids: Sequence[str]
+) -> dict[str, orders.OrderState]:
+    found: dict[str, orders.OrderState] = {}
+    for start in range(0, len(external_ids), _LOOKUP_CHUNK):
+        part = external_ids[start : start + _LOOKUP_CHUNK]
+        found.update(orders.states_by_external_id(db, source, part))
+    return found
+
+
+def _write_batch(
+    db: Session,
+    actor: Actor,
+    batch: ParsedBatch,
+    order_source: OrderSource,
+    source: str,
+    codes: _Codes,
+    summary: ImportSummary,
+    clock: Clock,
+) -> None:
+    rows = batch.orders.to_dicts()
+    if not rows:
+        return
+    existing = _existing_orders(db, order_source, [r["external_id"] for r in rows])
+    lines_by_order: dict[str, list[dict[str, Any]]] = {}
+    for line in batch.lines.to_dicts():
+        lines_by_order.setdefault(line["external_id"], []).append(line)
+    key_sets = [_keys_for(r, source) for r in rows]
+    owners = identity.customers_with_keys(db, actor, list({k for ks in key_sets for k in ks}))
+    seen_customers: set[uuid.UUID] = set()
+    new_orders: list[dict[str, Any]] = []
+    new_lines: list[dict[str, Any]] = []
+    for row, keys in zip(rows, key_sets, strict=True):
+        state = existing.get(row["external_id"])
+        if state is not None:
+            if state.same_as(row):
+                summary.unchanged += 1
+            else:
+                orders.apply_update(db, actor, state.id, row, source=source, clock=clock)
+                summary.updated += 1
+            continue
+        customer_id, created = _customer_for(db, actor, row, keys, owners, source, clock)
+        if created:
+            summary.customers_created += 1
+        elif customer_id not in seen_customers:
+            summary.customers_matched += 1
+        seen_customers.add(customer_id)
+        order_id = orders.new_order_row(
+            new_orders,
+            new_lines,
+            row,
+            lines_by_order.get(row["external_id"], []),
+            customer_id=customer_id,
+            source=order_source,
+            org_unit_id=codes.stores.get(row.get("store_code") or ""),
+            staff_id=codes.staff.get(row.get("staff_code") or ""),
+            tenant_id=actor.tenant_id,
+        )
+        _order_events(db, actor, row, order_id, customer_id, source)
+        summary.inserted += 1
+    orders.insert_rows(db, new_orders, new_lines)
+
+
+def _customer_for(
+    db: Session,
+    actor: Actor,
+    row: dict[str, Any],
+    keys: list[IdentityKey],
+    owners: dict[IdentityKey, uuid.UUID],
+    source: str,
+    clock: Clock,
+) -> tuple[uuid.UUID, bool]:
+    known = {owners[k] for k in keys if k in owners}
+    if len(known) == 1 and all(k in owners for k in keys):
+        return known.pop(), False
+    result = identity.resolve(
+        db, actor, keys=keys, source=source, profile=_profile(row), clock=clock
+    )
+    for key in keys:
+        owners[key] = result.customer_id
+    return result.customer_id, result.created
+
+
+def _order_events(
+    db: Session,
+    actor: Actor,
+    row: dict[str, Any],
+    order_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    source: str,
+) -> None:
+    data = {"order_id": str(order_id), "external_id": row["external_id"], "source": source}
+    paid_at: datetime = row["paid_at"]
+    if row["status"] == "cancelled":
+        events.record(
+            db,
+            actor,
+            EventType.ORDER_CANCELLED,
+            customer_id=customer_id,
+            occurred_at=paid_at,
+            source=source,
+            data=data,
+        )
+        return
+    events.record(
+        db,
+        actor,
+        EventType.ORDER_PAID,
+        customer_id=customer_id,
+        occurred_at=paid_at,
+        source=source,
+        data={**data, "paid_fen": row["paid_fen"]},
+    )
+    if row["refunded_fen"]:
+        kind = (
+            EventType.ORDER_REFUNDED
+            if row["status"] == "refunded"
+            else EventType.ORDER_PARTIALLY_REFUNDED
+        )
+        events.record(
+            db,
+            actor,
+            kind,
+            customer_id=customer_id,
+            occurred_at=row.get("refunded_at") or paid_at,
+            source=source,
+            data={**data, "refunded_fen": row["refunded_fen"]},
+        )

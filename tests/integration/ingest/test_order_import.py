@@ -1,0 +1,134 @@
+"""Order import end to end: fixtures → customers via OneID → orders, idempotent, abort/skip."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from siyu.core.actor import Actor, Role
+from siyu.core.db import Database, system_unit_of_work, unit_of_work
+from siyu.customers import service as customers
+from siyu.events.models import Event
+from siyu.identity import service as identity
+from siyu.identity.keys import KeyKind, make_key
+from siyu.ingest.orders import ImportAborted, OnError, import_orders
+from siyu.orders import service as orders
+from siyu.orders.models import Order
+from siyu.tenancy import service as tenancy
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "orders"
+
+
+def new_tenant() -> Actor:
+    slug = f"t{uuid.uuid4().hex[:12]}"
+    with system_unit_of_work(reason="test tenant") as db:
+        tenant = tenancy.create_tenant(db, name=slug, slug=slug)
+        return Actor(tenant_id=tenant.id, user_id=None, role=Role.ADMIN, label="test")
+
+
+def counts(actor: Actor) -> tuple[int, int, int]:
+    with unit_of_work(actor) as db:
+        return (
+            db.scalar(select(func.count()).select_from(Order)) or 0,
+            db.scalar(select(func.count()).select_from(Event)) or 0,
+            customers.count_customers(db, actor),
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "source", "orders_in_file"),
+    [
+        ("tmall.csv", "tmall", 7),
+        ("tmall_gbk.csv", "tmall", 7),
+        ("tmall_bom.csv", "tmall", 7),
+        ("tmall.xlsx", "tmall", 7),
+        ("jd.csv", "jd", 5),
+        ("pdd.csv", "pdd", 4),
+        ("douyin.csv", "douyin", 4),
+        ("pos.csv", "pos", 4),
+    ],
+)
+def test_each_platform_imports_and_reimport_is_a_no_op(
+    database: Database, name: str, source: str, orders_in_file: int
+) -> None:
+    actor = new_tenant()
+    with unit_of_work(actor) as db:
+        first = import_orders(db, actor, FIXTURES / name)
+    assert first.source == source
+    assert first.inserted == orders_in_file
+    assert len(first.errors) == 1  # every fixture carries one malformed row
+    error = first.errors[0]
+    assert error.row
+    assert error.column
+    assert error.value is not None
+    assert error.reason
+    assert first.skipped == 1
+    before = counts(actor)
+    with unit_of_work(actor) as db:
+        again = import_orders(db, actor, FIXTURES / name)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, orders_in_file)
+    assert (again.customers_created, again.customers_matched) == (0, 0)
+    assert counts(actor) == before
+    with unit_of_work(actor) as db:
+        nets = [o.paid_fen - o.refunded_fen for o in db.scalars(select(Order))]
+    assert all(n >= 0 for n in nets)
+
+
+def test_abort_writes_nothing(database: Database) -> None:
+    actor = new_tenant()
+    with pytest.raises(ImportAborted) as info, unit_of_work(actor) as db:
+        import_orders(db, actor, FIXTURES / "tmall.csv", on_error=OnError.ABORT)
+    summary = info.value.summary
+    assert summary.aborted
+    assert summary.inserted == 0
+    assert summary.rows == 8
+    assert summary.errors[0].row == 7
+    assert summary.errors[0].column == "买家实际支付金额"
+    assert "nothing was imported" in info.value.detail
+    assert counts(actor) == (0, 0, 0)
+
+
+def test_masked_phone_never_becomes_a_key_and_refunds_are_netted(database: Database) -> None:
+    actor = new_tenant()
+    with unit_of_work(actor) as db:
+        import_orders(db, actor, FIXTURES / "tmall.csv")
+        statuses = {o.status for o in db.scalars(select(Order))}
+        assert {"paid", "refunded", "partially_refunded"} <= statuses
+        kinds = set(db.scalars(select(func.distinct(identity.Identity.kind))))
+        assert "phone" in kinds
+        assert "buyer" in kinds
+        for ident in db.scalars(select(identity.Identity).where(identity.Identity.kind == "phone")):
+            assert "*" not in ident.value
+
+
+def test_tmall_buyer_then_wecom_then_miniprogram_is_one_customer(database: Database) -> None:
+    """Acceptance: Tmall phone P, WeCom add with P and unionid U, mini-program order with U."""
+    actor = new_tenant()
+    with unit_of_work(actor) as db:
+        import_orders(db, actor, FIXTURES / "tmall.csv")
+        owners = identity.customers_with_keys(db, actor, [make_key(KeyKind.PHONE, "18600001111")])
+        tmall_customer = next(iter(owners.values()))
+        wecom = identity.resolve(
+            db,
+            actor,
+            source="wecom",
+            keys=[
+                make_key(KeyKind.UNIONID, "oU-zhangwei"),
+                make_key(KeyKind.PHONE, "18600001111"),
+                make_key(KeyKind.EXTERNAL_USERID, "wmZW01"),
+            ],
+        )
+        mini = identity.resolve(
+            db,
+            actor,
+            source="miniprogram",
+            keys=[
+                make_key(KeyKind.UNIONID, "oU-zhangwei"),
+                make_key(KeyKind.OPENID, "oMP-zw", "wxmini"),
+            ],
+        )
+        assert tmall_customer == wecom.customer_id == mini.customer_id
+        assert orders.customer_summary(db, actor, tmall_customer).order_count >= 1
