@@ -20,12 +20,13 @@ def api_router() -> APIRouter:
     from siyu.customers.api import router as customers
     from siyu.events.api import router as events
     from siyu.identity.api import router as identity
+    from siyu.ingest.api import router as imports
     from siyu.orders.api import router as orders
     from siyu.security.api import router as auth
     from siyu.tenancy.api import router as tenancy
 
     router = APIRouter(prefix=API_PREFIX)
-    for domain in (auth, tenancy, customers, orders, identity, events):
+    for domain in (auth, tenancy, customers, orders, identity, events, imports):
         router.include_router(domain)
     return router
 

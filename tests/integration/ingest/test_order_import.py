@@ -132,3 +132,33 @@ def test_tmall_buyer_then_wecom_then_miniprogram_is_one_customer(database: Datab
         )
         assert tmall_customer == wecom.customer_id == mini.customer_id
         assert orders.customer_summary(db, actor, tmall_customer).order_count >= 1
+
+
+def test_upload_through_the_api(client) -> None:
+    from tests.factories import auth, make_world
+
+    w = make_world("upload")
+    h = auth(w.users["admin"])
+    with (FIXTURES / "jd.csv").open("rb") as fh:
+        r = client.post("/api/v1/imports/orders", headers=h, files={"file": ("jd.csv", fh)})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["source"], body["inserted"], body["skipped"]) == ("jd", 5, 1)
+    assert body["errors"][0]["column"] == "订购数量"
+    with (FIXTURES / "pdd.csv").open("rb") as fh:
+        aborted = client.post(
+            "/api/v1/imports/orders",
+            headers=h,
+            files={"file": ("pdd.csv", fh)},
+            data={"on_error": "abort"},
+        )
+    assert aborted.status_code == 422
+    problem = aborted.json()
+    assert problem["errors"][0]["row"] == 5
+    assert "nothing was imported" in problem["detail"]
+    guide = auth(w.users["guide1"])
+    with (FIXTURES / "jd.csv").open("rb") as fh:
+        denied = client.post(
+            "/api/v1/imports/orders", headers=guide, files={"file": ("jd.csv", fh)}
+        )
+    assert denied.status_code == 403
