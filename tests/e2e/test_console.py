@@ -254,8 +254,10 @@ def test_admin_adds_a_store_and_a_guide_in_the_org_tree(page: Page) -> None:
     page.get_by_role("button", name="新增员工").click()
     page.get_by_label("姓名", exact=True).fill("测试导购")
     page.get_by_role("button", name="创建员工").click()
+    # the form clears once the server has created the staff member
+    expect(page.get_by_label("姓名", exact=True)).to_have_value("", timeout=30_000)
     staff = data_table(page, "员工")
-    expect(staff.locator("tbody tr", has_text="测试导购")).to_contain_text("导购")
+    expect(staff.locator("tbody tr", has_text="测试导购")).to_contain_text("导购", timeout=30_000)
 
 
 @e2e

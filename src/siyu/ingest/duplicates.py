@@ -25,7 +25,7 @@ class Seen:
     """The order ids of one file read so far."""
 
     def __init__(self) -> None:
-        self._frames: list[pl.DataFrame] = []
+        self._seen = pl.DataFrame(schema={_H: pl.UInt64, ROW: pl.Int64})
 
     def mark(self, df: pl.DataFrame, *, many: bool) -> pl.DataFrame:
         """Add ``AGAIN`` (bool) and ``FIRST_ROW`` (the earlier row) for repeated order ids.
@@ -49,16 +49,13 @@ class Seen:
         return flag(df, again, AGAIN, FIRST_ROW)
 
     def _known(self, hashes: pl.Series) -> pl.DataFrame:
-        wanted = hashes.unique().implode()
-        hits = [f.filter(pl.col(_H).is_in(wanted)) for f in self._frames]
-        empty = pl.DataFrame(schema={_H: pl.UInt64, ROW: pl.Int64})
-        return pl.concat([empty, *hits]).unique(_H, keep="first")
+        return self._seen.filter(pl.col(_H).is_in(hashes.implode()))
 
     def _remember(self, units: pl.DataFrame, known: pl.DataFrame) -> None:
         new = units.select(_H, ROW).unique(_H, keep="first", maintain_order=True)
         if known.height:
             new = new.filter(~pl.col(_H).is_in(known.get_column(_H).implode()))
-        self._frames.append(new)
+        self._seen = pl.concat([self._seen, new], rechunk=False)
 
 
 def repeats(units: pl.DataFrame, column: str) -> pl.DataFrame:

@@ -59,11 +59,10 @@ def describe(bad: pl.DataFrame, resolved: Resolved, headers: Sequence[str]) -> l
         .sort("row", "position", maintain_order=True)
         .unique(["row", "column", "value", "reason"], keep="first", maintain_order=True)
     )
+    columns = (table[c].to_list() for c in ("row", "column", "value", "reason"))
     return [
         FieldError(reason, row=row, column=column, value=value)
-        for row, column, value, reason in zip(
-            table["row"], table["column"], table["value"], table["reason"], strict=True
-        )
+        for row, column, value, reason in zip(*columns, strict=True)
     ]
 
 
