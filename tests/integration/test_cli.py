@@ -99,3 +99,58 @@ def test_config_show_masks_secrets(tmp_path: Path) -> None:
         assert secret not in shown.stdout
     assert "********" in shown.stdout
     assert "db.internal" in shown.stdout
+
+
+def test_import_and_show_with_the_cli(cli_env: dict[str, str], tmp_path: Path) -> None:
+    import json
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "orders"
+    assert siyu(cli_env, "db", "upgrade").returncode == 0
+    assert siyu(cli_env, "tenant", "create", "brand", "--name", "Brand").returncode == 0
+    first = siyu(
+        cli_env, "import", "orders", str(fixtures / "tmall.csv"), "--tenant", "brand", "--json"
+    )
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert set(summary) >= {
+        "rows",
+        "inserted",
+        "updated",
+        "unchanged",
+        "skipped",
+        "customers_created",
+        "customers_matched",
+        "errors",
+    }
+    assert (summary["rows"], summary["inserted"], summary["skipped"]) == (8, 7, 1)
+    assert summary["errors"][0] == {
+        "row": 7,
+        "column": "买家实际支付金额",
+        "value": "12.3.4",
+        "reason": "not an amount: write yuan like 129.00 or ¥1,234.50",
+    }
+    again = json.loads(
+        siyu(
+            cli_env, "import", "orders", str(fixtures / "tmall.csv"), "--tenant", "brand", "--json"
+        ).stdout
+    )
+    assert (again["inserted"], again["unchanged"]) == (0, 7)
+    report = tmp_path / "errors.csv"
+    aborted = siyu(
+        cli_env,
+        "import",
+        "orders",
+        str(fixtures / "jd.csv"),
+        "--tenant",
+        "brand",
+        "--on-error",
+        "abort",
+        "--errors-csv",
+        str(report),
+    )
+    assert aborted.returncode == 2
+    assert "订购数量" in report.read_text(encoding="utf-8-sig")
+    shown = siyu(cli_env, "customers", "show", "18600001111", "--tenant", "brand")
+    assert shown.returncode == 0, shown.stderr
+    assert "王芳" in shown.stdout
+    assert "order.paid" in shown.stdout

@@ -28,17 +28,18 @@ BLOCK_BYTES = 4 << 20
 """Bytes read per block (a little more or less after cutting at a record end)."""
 
 Encoding = Literal["utf-8", "gb18030"]
+_SAMPLE = 4096
 T = TypeVar("T")
 
 
 class Blocks:
     """Record-aligned UTF-8 blocks of one CSV file: ``header()`` first, then iterate the rest."""
 
-    def __init__(self, file: BinaryIO, name: str, *, block_bytes: int = BLOCK_BYTES) -> None:
+    def __init__(self, file: BinaryIO, name: str, *, block_bytes: int | None = None) -> None:
         self.name = name
         self.encoding: Encoding | None = None  # None until a non-ASCII block is seen
         self._file = file
-        self._size = block_bytes
+        self._size = block_bytes or BLOCK_BYTES
         self._decoder: codecs.IncrementalDecoder | None = None
         self._rest = b""
         self._started = False
@@ -77,27 +78,38 @@ class Blocks:
             yield buf[:end]
 
     def _read(self) -> bytes:
-        raw = self._file.read(self._size)
-        if not self._started:
-            self._started = True
-            if raw.startswith(codecs.BOM_UTF8):
-                raw, self.encoding = raw[len(codecs.BOM_UTF8) :], "utf-8"
-            elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        """Return the next UTF-8 bytes of the file (b"" only at its end)."""
+        while True:
+            raw = self._file.read(self._size if self._started else max(self._size, 4))
+            if not self._started:
+                self._started = True
+                raw = self._strip_bom(raw)
+            if self.encoding is None and not raw.isascii():
+                while len(raw) < _SAMPLE and (more := self._file.read(_SAMPLE)):
+                    raw += more  # decide on a fair sample, not on a lone byte
+                self._decide(raw)
+            if self._decoder is None:
+                return raw
+            try:
+                text = self._decoder.decode(raw, final=not raw).encode("utf-8")
+            except UnicodeDecodeError as exc:
                 raise InvalidInput(
-                    f"{self.name} is UTF-16 text, which the importer does not read",
-                    hint="save it from Excel as 'CSV UTF-8 (comma delimited)' or as .xlsx",
-                )
-        if self.encoding is None and not raw.isascii():
-            self._decide(raw)
-        if self._decoder is None:
-            return raw
-        try:
-            return self._decoder.decode(raw, final=not raw).encode("utf-8")
-        except UnicodeDecodeError as exc:
+                    f"{self.name} is neither UTF-8 nor GBK/GB18030 text",
+                    hint="open it in Excel and save as 'CSV UTF-8 (comma delimited)' or as .xlsx",
+                ) from exc
+            if text or not raw:  # a lone lead byte decodes to nothing yet: read on
+                return text
+
+    def _strip_bom(self, raw: bytes) -> bytes:
+        if raw.startswith(codecs.BOM_UTF8):
+            self.encoding = "utf-8"
+            return raw[len(codecs.BOM_UTF8) :]
+        if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             raise InvalidInput(
-                f"{self.name} is neither UTF-8 nor GBK/GB18030 text",
-                hint="open it in Excel and save as 'CSV UTF-8 (comma delimited)' or as .xlsx",
-            ) from exc
+                f"{self.name} is UTF-16 text, which the importer does not read",
+                hint="save it from Excel as 'CSV UTF-8 (comma delimited)' or as .xlsx",
+            )
+        return raw
 
     def _decide(self, raw: bytes) -> None:
         try:

@@ -25,7 +25,7 @@ from siyu.customers.schemas import CustomerCreate
 from siyu.events import service as events
 from siyu.events.models import EventType
 from siyu.identity import service as identity
-from siyu.identity.keys import IdentityKey, KeyKind, make_key
+from siyu.identity.keys import IdentityKey, KeyKind, junk_reason, make_key
 from siyu.ingest.formats import detect_source, unknown_format
 from siyu.ingest.parse import ParsedBatch, read_orders
 from siyu.ingest.reader import count_rows, open_table
@@ -94,7 +94,7 @@ def detect_file_source(path: Path) -> str:
 
 def _keys_for(row: dict[str, Any], source: str) -> list[IdentityKey]:
     keys = []
-    candidates: Iterable[tuple[KeyKind, str | None, str]] = (
+    candidates: Iterable[tuple[KeyKind, str | None, str]] = (  # strongest first
         (KeyKind.BUYER, row.get("buyer_id"), source if source in _PLATFORMS else ""),
         (KeyKind.PHONE, row.get("phone"), ""),
         (KeyKind.MEMBER_NO, row.get("member_no"), ""),
@@ -114,9 +114,17 @@ def _keys_for(row: dict[str, Any], source: str) -> list[IdentityKey]:
 _PLATFORMS = {"tmall", "jd", "pdd", "douyin"}
 
 
-def _profile(row: dict[str, Any]) -> CustomerCreate:
+def _profile(row: dict[str, Any], keys: Sequence[IdentityKey]) -> CustomerCreate:
+    """The golden-record fields an order carries (only valid, non-junk phone and email)."""
+    usable = {
+        k.kind: k.value
+        for k in keys
+        if k.kind in (KeyKind.PHONE, KeyKind.EMAIL) and junk_reason(k) is None
+    }
     return CustomerCreate(
         name=(row.get("receiver_name") or None),
+        phone=usable.get(KeyKind.PHONE),
+        email=usable.get(KeyKind.EMAIL),
         province=row.get("province") or None,
         city=row.get("city") or None,
         member_no=row.get("member_no") or None,
@@ -270,7 +278,7 @@ def _customer_for(
     if len(known) == 1 and all(k in owners for k in keys):
         return known.pop(), False
     result = identity.resolve(
-        db, actor, keys=keys, source=source, profile=_profile(row), clock=clock
+        db, actor, keys=keys, source=source, profile=_profile(row, keys), clock=clock
     )
     for key in keys:
         owners[key] = result.customer_id
