@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 from siyu.core.actor import Actor, Role
 from siyu.core.clock import SYSTEM_CLOCK
 from siyu.core.db import system_unit_of_work, unit_of_work
+from siyu.core.ids import new_id
 from siyu.customers import service as customers
 from siyu.customers.schemas import CustomerCreate
 from siyu.identity import service as identity
 from siyu.identity.keys import KeyKind, make_key
-from siyu.identity.models import MergeMethod
+from siyu.identity.models import MergeMethod, MergeProposal
 from siyu.orders import service as orders
 from siyu.orders.models import OrderSource
 from siyu.orders.schemas import OrderCreate, OrderLineIn
@@ -42,6 +43,7 @@ class World:
     token_id: uuid.UUID | None = None
     merge_id: uuid.UUID | None = None
     junk_key_id: uuid.UUID | None = None
+    proposal_id: uuid.UUID | None = None
 
 
 def _login_actor(username: str) -> Actor:
@@ -154,6 +156,15 @@ def make_world(slug: str, *, phone_seed: int = 0) -> World:
             db, admin, make_key(KeyKind.PHONE, "13800138000"), "test fixture", clock=SYSTEM_CLOCK
         )
         world.junk_key_id = identity.list_junk_keys(db, admin)[0].id
+        proposal = MergeProposal(
+            id=new_id(),
+            left_customer_id=world.customers["c2"],
+            right_customer_id=world.customers["c3"],
+            probability_bp=9300,
+            evidence={"fields": {"name": "exact"}},
+        )
+        db.add(proposal)
+        world.proposal_id = proposal.id
     return world
 
 

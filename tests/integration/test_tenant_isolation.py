@@ -28,6 +28,7 @@ OBJECTS: dict[str, Callable[[World], uuid.UUID | None]] = {
     "order_id": lambda w: w.order_id,
     "merge_id": lambda w: w.merge_id,
     "junk_key_id": lambda w: w.junk_key_id,
+    "proposal_id": lambda w: w.proposal_id,
 }
 
 # operation id -> a body that passes validation, for routes whose body has required fields

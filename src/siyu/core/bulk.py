@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 CHUNK = 5_000
 
 
-def _insert_for(session: Session, table: Table) -> Any:
+def _insert_for(session: Session, model: type[Any]) -> Any:
+    """Return the dialect's INSERT for a mapped class (it has ON CONFLICT on both)."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        return postgresql.insert(table)
+        return postgresql.insert(model)
     if dialect == "sqlite":
-        return sqlite.insert(table)
+        return sqlite.insert(model)
     raise NotImplementedError(f"bulk insert on {dialect} is not supported")
 
 
@@ -27,20 +27,20 @@ def chunks(rows: Sequence[dict[str, Any]], size: int = CHUNK) -> Iterable[Sequen
 
 
 def insert_ignore(
-    session: Session, table: Table, rows: Sequence[dict[str, Any]], *, conflict: Sequence[str]
+    session: Session, model: type[Any], rows: Sequence[dict[str, Any]], *, conflict: Sequence[str]
 ) -> int:
     """Insert rows, skipping those that collide on ``conflict``; return how many were inserted."""
     inserted = 0
     for part in chunks(rows):
-        stmt = _insert_for(session, table).on_conflict_do_nothing(index_elements=list(conflict))
-        result = session.execute(stmt.returning(table.c.id), list(part))
+        stmt = _insert_for(session, model).on_conflict_do_nothing(index_elements=list(conflict))
+        result = session.execute(stmt.returning(model.id), list(part))
         inserted += len(result.all())
     return inserted
 
 
 def upsert(
     session: Session,
-    table: Table,
+    model: type[Any],
     rows: Sequence[dict[str, Any]],
     *,
     conflict: Sequence[str],
@@ -48,7 +48,7 @@ def upsert(
 ) -> None:
     """Insert rows; on a ``conflict`` collision overwrite the ``update`` columns."""
     for part in chunks(rows):
-        stmt = _insert_for(session, table)
+        stmt = _insert_for(session, model)
         stmt = stmt.on_conflict_do_update(
             index_elements=list(conflict), set_={c: stmt.excluded[c] for c in update}
         )

@@ -66,9 +66,8 @@ def record_many(db: Session, actor: Actor, rows: Sequence[dict[str, Any]]) -> in
     """
     if not rows:
         return 0
-    table = Event.__table__
     full = [{"tenant_id": actor.tenant_id, "id": new_id(), "data": {}, **row} for row in rows]
-    return bulk.insert_ignore(db, table, full, conflict=["tenant_id", "idempotency_key"])  # type: ignore[arg-type]
+    return bulk.insert_ignore(db, Event, full, conflict=["tenant_id", "idempotency_key"])
 
 
 def timeline(

@@ -8,9 +8,9 @@ from fastapi import APIRouter
 
 from siyu.core.actor import Actor
 from siyu.core.db import unit_of_work
-from siyu.identity import service
+from siyu.identity import proposals, service
 from siyu.identity.keys import make_key
-from siyu.identity.models import Identity, JunkKey, JunkStatus
+from siyu.identity.models import Identity, JunkKey, JunkStatus, ProposalStatus
 from siyu.identity.schemas import (
     IdentifyRequest,
     IdentifyResponse,
@@ -18,6 +18,9 @@ from siyu.identity.schemas import (
     JunkKeyRead,
     JunkKeyUpdate,
     MergeRead,
+    ProposalRead,
+    ProposalRunRead,
+    ProposalRunRequest,
 )
 from siyu.security import masking
 from siyu.security.deps import CurrentActor
@@ -113,3 +116,37 @@ def update_junk_key(
     with unit_of_work(actor) as db:
         junk = service.set_junk_status(db, actor, junk_key_id, status=JunkStatus(data.status))
         return _junk(actor, junk)
+
+
+@router.post("/merge-proposals/run", operation_id="run_merge_proposals")
+def run_proposals(data: ProposalRunRequest, actor: CurrentActor) -> ProposalRunRead:
+    """Score weak evidence (names, masked phones, addresses) and queue likely duplicates."""
+    with unit_of_work(actor) as db:
+        run = proposals.generate_proposals(
+            db, actor, threshold_bp=data.threshold_bp, auto_accept_bp=data.auto_accept_bp
+        )
+        return ProposalRunRead(**vars(run))
+
+
+@router.get("/merge-proposals", operation_id="list_merge_proposals")
+def list_proposals(
+    actor: CurrentActor, status: ProposalStatus | None = ProposalStatus.PENDING
+) -> list[ProposalRead]:
+    """The review queue, most probable first."""
+    with unit_of_work(actor) as db:
+        found = proposals.list_proposals(db, actor, status=status)
+        return [ProposalRead.model_validate(p) for p in found]
+
+
+@router.post("/merge-proposals/{proposal_id}/accept", operation_id="accept_merge_proposal")
+def accept_proposal(proposal_id: uuid.UUID, actor: CurrentActor) -> MergeRead:
+    """Merge the pair (the older customer survives); undo it from the merge history."""
+    with unit_of_work(actor) as db:
+        return MergeRead.model_validate(proposals.accept(db, actor, proposal_id))
+
+
+@router.post("/merge-proposals/{proposal_id}/reject", operation_id="reject_merge_proposal")
+def reject_proposal(proposal_id: uuid.UUID, actor: CurrentActor) -> ProposalRead:
+    """Keep the two customers apart; the pair is not proposed again."""
+    with unit_of_work(actor) as db:
+        return ProposalRead.model_validate(proposals.reject(db, actor, proposal_id))

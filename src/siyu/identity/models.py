@@ -104,3 +104,29 @@ class MergeProposal(TenantScoped, Timestamped, Base):
     status: Mapped[str] = mapped_column(String(16), default=ProposalStatus.PENDING)
     decided_at: Mapped[datetime | None] = mapped_column()
     decided_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class Evidence(TenantScoped, Timestamped, Base):
+    """Weak evidence about a customer — what an order's receiver block said — for linkage.
+
+    Never merges anything by itself: the probabilistic stage compares evidence across customers
+    and proposes pairs for review. ``fingerprint`` de-duplicates identical evidence.
+    """
+
+    __tablename__ = "identity_evidence"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "customer_id"], ["customer.tenant_id", "customer.id"], ondelete="CASCADE"
+        ),
+        UniqueConstraint("tenant_id", "customer_id", "fingerprint"),
+        Index("ix_identity_evidence_tenant_phone_masked", "tenant_id", "phone_masked"),
+    )
+
+    customer_id: Mapped[uuid.UUID] = mapped_column()
+    source: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(100))
+    phone_masked: Mapped[str | None] = mapped_column(String(16))
+    province: Mapped[str | None] = mapped_column(String(32))
+    city: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(EncryptedString(1024))
+    fingerprint: Mapped[str] = mapped_column(String(64))

@@ -75,3 +75,31 @@ class JunkKeyRead(BaseModel):
 
 class JunkKeyUpdate(BaseModel):
     status: str = Field(pattern="^(flagged|cleared)$")
+
+
+class ProposalRunRequest(BaseModel):
+    threshold_bp: int = Field(
+        default=9000, ge=1, le=10_000, description="Queue pairs at or above this probability"
+    )
+    auto_accept_bp: int | None = Field(
+        default=None, ge=1, le=10_000, description="Merge pairs at or above this at once"
+    )
+
+
+class ProposalRunRead(BaseModel):
+    compared_records: int
+    proposed: int
+    auto_accepted: int
+
+
+class ProposalRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    left_customer_id: uuid.UUID
+    right_customer_id: uuid.UUID
+    probability_bp: int
+    evidence: dict[str, Any]
+    status: str
+    decided_at: datetime | None
+    decided_by: str | None

@@ -24,6 +24,7 @@ from siyu.core.errors import AppError, FieldError, InvalidInput
 from siyu.customers.schemas import CustomerCreate
 from siyu.events import service as events
 from siyu.events.models import EventType
+from siyu.identity import proposals
 from siyu.identity import service as identity
 from siyu.identity.keys import IdentityKey, KeyKind, junk_reason, make_key
 from siyu.ingest.formats import detect_source, unknown_format
@@ -234,6 +235,7 @@ def _write_batch(
     seen_customers: set[uuid.UUID] = set()
     new_orders: list[dict[str, Any]] = []
     new_lines: list[dict[str, Any]] = []
+    evidence: list[dict[str, Any]] = []
     for row, keys in zip(rows, key_sets, strict=True):
         state = existing.get(row["external_id"])
         if state is not None:
@@ -261,8 +263,14 @@ def _write_batch(
             tenant_id=actor.tenant_id,
         )
         _order_events(db, actor, row, order_id, customer_id, source)
+        clue = proposals.evidence_row(
+            actor.tenant_id, customer_id, source, {**row, "name": row.get("receiver_name")}
+        )
+        if clue is not None:
+            evidence.append(clue)
         summary.inserted += 1
     orders.insert_rows(db, new_orders, new_lines)
+    proposals.record_evidence(db, evidence)
 
 
 def _customer_for(
