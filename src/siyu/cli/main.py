@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from siyu.cli import admin, config, customers, db, imports, server, tenant
+from siyu.cli import admin, config, customers, db, identity, imports, server, tenant
 from siyu.core.errors import AppError
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app.add_typer(tenant.agency_app, name="agency")
 app.add_typer(config.app, name="config")
 app.add_typer(imports.app, name="import")
 app.add_typer(customers.app, name="customers")
+app.add_typer(identity.app, name="identity")
 
 err = Console(stderr=True)
 
