@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -295,3 +296,79 @@ def test_phone_sized_screen_renders_login_and_overview(new_page: NewPage) -> Non
     table = data_table(page, "客户列表")
     expect(table.locator("tbody tr").first).to_be_visible()
     assert_fits_width(page, PHONE["width"])
+
+
+# --- imports, identities, junk keys (these write data: keep them last) ---------------------------
+
+TMALL_EXPORT = Path(__file__).resolve().parents[1] / "fixtures" / "orders" / "tmall.csv"
+
+
+def upload_orders(page: Page, path: Path) -> None:
+    page.goto("/imports")
+    expect(page.get_by_role("heading", name="数据导入", level=1)).to_be_visible()
+    page.locator("input[type=file]").set_input_files(path)
+    expect(page.get_by_role("heading", name="导入结果", level=2)).to_be_visible(timeout=60_000)
+
+
+@e2e
+def test_admin_imports_a_tmall_export_and_sees_the_bad_row(page: Page) -> None:
+    sign_in(page, "admin")
+    expect(nav_link(page, "数据导入")).to_be_visible()
+    upload_orders(page, TMALL_EXPORT)
+    assert kpi_value(page, "新增订单") == 7
+    errors = data_table(page, "错误行")
+    bad = errors.locator("tbody tr", has_text="买家实际支付金额")
+    expect(bad).to_have_count(1)
+    expect(bad.locator("td").first).to_have_text("7")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="下载错误报告 CSV").click()
+    report = Path(download.value.path()).read_bytes()
+    assert report.startswith(b"\xef\xbb\xbf")
+    assert "买家实际支付金额" in report.decode("utf-8-sig")
+
+    page.goto("/customers?q=18600001111")
+    table = data_table(page, "客户列表")
+    expect(table.locator("tbody tr").first).to_contain_text("18600001111")
+    table.locator("tbody tr").first.get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"/customers/[0-9a-f-]{36}$"))
+    expect(page.get_by_role("heading", name="身份标识", level=2)).to_be_visible()
+    expect(data_table(page, "身份标识")).to_contain_text("18600001111")
+    expect(page.get_by_role("heading", name="时间线", level=2)).to_be_visible()
+    expect(data_table(page, "时间线")).to_contain_text("订单支付")
+    expect(page.get_by_role("heading", name="合并记录", level=2)).to_be_visible()
+
+
+@e2e
+def test_abort_mode_imports_nothing(page: Page) -> None:
+    sign_in(page, "admin")
+    page.goto("/imports")
+    page.get_by_label("遇到错误行时").click()
+    page.get_by_role("option", name="有错误则全部不导入").click()
+    page.locator("input[type=file]").set_input_files(TMALL_EXPORT)
+    expect(page.get_by_role("alert").filter(has_text="没有写入任何数据")).to_be_visible(
+        timeout=60_000
+    )
+    assert kpi_value(page, "新增订单") == 0
+
+
+@e2e
+def test_junk_keys_list_the_placeholder_phone_and_can_be_cleared(page: Page) -> None:
+    sign_in(page, "admin")
+    upload_orders(page, TMALL_EXPORT)  # idempotent: makes this test independent of the others
+    nav_link(page, "异常标识").click()
+    expect(page).to_have_url(re.compile(r"/identity/junk-keys$"))
+    row = data_table(page, "异常标识列表").locator("tbody tr", has_text="13800138000")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("已标记")
+    row.get_by_role("button", name="解除 13800138000").click()
+    expect(row).to_contain_text("已解除")
+    row.get_by_role("button", name="重新标记 13800138000").click()
+    expect(row).to_contain_text("已标记")
+
+
+@e2e
+def test_guide_cannot_import(page: Page) -> None:
+    sign_in(page, "guide")
+    expect(nav_link(page, "数据导入")).to_have_count(0)
+    page.goto("/imports")
+    expect(page.get_by_role("main")).to_contain_text("无权")

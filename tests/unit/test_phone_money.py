@@ -55,7 +55,7 @@ def test_parse_yuan(text: str, fen: int) -> None:
     assert parse_yuan(text) == fen
 
 
-@pytest.mark.parametrize("text", ["", "abc", "1.2.3", "NaN", "Infinity"])
+@pytest.mark.parametrize("text", ["", "abc", "1.2.3", "NaN", "Infinity", "1E100"])
 def test_parse_yuan_rejects(text: str) -> None:
     with pytest.raises(InvalidInput):
         parse_yuan(text)

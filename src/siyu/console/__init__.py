@@ -48,9 +48,18 @@ def _register_pages() -> None:
     global _pages_registered
     if _pages_registered:
         return
-    from siyu.console.pages import customers, login, org, overview, settings, tokens
+    from siyu.console.pages import (
+        customers,
+        imports,
+        junk_keys,
+        login,
+        org,
+        overview,
+        settings,
+        tokens,
+    )
 
-    for page in (login, overview, customers, org, tokens, settings):
+    for page in (login, overview, customers, junk_keys, org, imports, tokens, settings):
         page.register()
     _pages_registered = True
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from siyu.console.i18n import t
+from siyu.console.i18n import catalog, current_locale, t
 from siyu.core.actor import Actor, Role
 from siyu.core.money import format_fen
+from siyu.security.masking import email_for, phone_for
 
 DASH = "—"
 
@@ -48,3 +49,18 @@ def scope_label(actor: Actor) -> str:
     if actor.role is Role.GUIDE:
         return t("scope.guide")
     return t("scope.tenant") if actor.sees_whole_tenant else t("scope.unit")
+
+
+def key_value(actor: Actor, kind: str, value: str) -> str:
+    """Return an identity key's value as the actor may see it (phones, e-mails masked by role)."""
+    if kind == "phone":
+        return phone_for(actor, value) or DASH
+    if kind == "email":
+        return email_for(actor, value) or DASH
+    return value
+
+
+def event_label(event_type: str) -> str:
+    """Return the label of a built-in event type, or the type itself for integrations' own."""
+    key = f"event.{event_type}"
+    return t(key) if key in catalog(current_locale()) else event_type

@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from siyu.core.errors import InvalidInput
 
+MAX_YUAN = Decimal(10) ** 13
 _CLEAN = re.compile(r"[¥￥,，\s]|RMB|CNY|元", re.IGNORECASE)
 
 
@@ -22,8 +23,10 @@ def parse_yuan(text: str) -> int:
         raise InvalidInput(
             f"{text!r} is not an amount", hint="write yuan like 1234.50 or ¥1,234.50"
         ) from exc
-    if not value.is_finite():
-        raise InvalidInput(f"{text!r} is not an amount", hint="write yuan like 1234.50")
+    if not value.is_finite() or abs(value) >= MAX_YUAN:
+        raise InvalidInput(
+            f"{text!r} is not an amount", hint="write yuan like 1234.50 (below 10 trillion)"
+        )
     return int((value * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 

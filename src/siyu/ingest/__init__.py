@@ -1,15 +1,20 @@
 """Order importers, parsing layer: a platform export file in, canonical Polars frames out.
 
-No database here. ``read_orders`` streams a CSV or XLSX export from Tmall/Taobao, JD, Pinduoduo,
+The parsing layer has no database: ``read_orders`` streams a CSV or XLSX export from
+Tmall/Taobao, JD, Pinduoduo,
 Douyin (抖店), our POS layout, or any file under a user-supplied column mapping, and yields
 ``ParsedBatch`` objects: one row per order, one row per order line, and every bad value as a
 ``FieldError`` naming the row, the user's column header, the raw text and how to fix it.
 
 - ``formats``: what each platform's export looks like (headers, synonyms, which are required) and
   ``detect_source`` to recognise a file by its headers.
-- ``reader``: bytes to string frames (encoding detection, CSV batches, XLSX), ``count_rows``.
-- ``values``: vectorised parsers for amounts, times, phones and spreadsheet text guards.
-- ``parse``: rows to orders and lines (statuses, refunds, multi-row grouping), ``read_orders``.
+- ``csvfile``: CSV bytes to record-aligned UTF-8 blocks (BOM, UTF-8 or GBK/GB18030).
+- ``reader``: files to string frames in batches (CSV blocks, XLSX sheets), ``count_rows``.
+- ``values``: vectorised readers for amounts, times, phones and spreadsheet text guards.
+- ``rows``: typed values and per-row order facts (unpaid, refunds) with their error flags.
+- ``duplicates``: order ids met again, within a batch and across batches.
+- ``messages``: error flags to ``FieldError`` with what is wrong and how to fix it.
+- ``parse``: rows to orders and lines (statuses, multi-row grouping), ``read_orders``.
 """
 
 from __future__ import annotations

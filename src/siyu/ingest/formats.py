@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Literal
 
@@ -262,11 +262,12 @@ GENERIC = Format(
     label="generic (mapped columns)",
     columns={},
     required=(("external_id",), ("paid",), ("paid_at", "created_at")),
-    rows_per_order="many",
+    rows_per_order="one",
     amounts_per="order",
 )
-"""Any file, read through a mapping {field: header} supplied per source. Rows with the same order
-id must be adjacent; order-level values (amounts, status, buyer) come from the order's first row."""
+"""Any file, read through a mapping {field: header} supplied per source (see ``format_for``)."""
+
+LINE_FIELDS = frozenset({"line_id", "sku", "title", "quantity", "unit_price", "line_amount"})
 
 FORMATS: Mapping[str, Format] = {f.source: f for f in (TMALL, JD, PDD, DOUYIN, POS, GENERIC)}
 """Every supported layout by source id."""
@@ -290,6 +291,19 @@ NO_REFUND_MARKERS = (
 PARTIAL_REFUND_MARKERS = ("部分退款", "partial")
 FULL_REFUND_MARKERS = ("退款成功", "退货退款成功", "已退款", "全额退款", "退款完成", "售后完成")
 FULL_REFUND_MARKERS_EN = ("refunded",)
+
+
+def format_for(source: str, mapping: Mapping[str, str] | None = None) -> Format:
+    """Return the layout to read a ``source`` file with.
+
+    A generic file is one row per order, unless its mapping names line fields (sku, title, …):
+    then one row per line, rows of an order adjacent, order-level values (amounts, status,
+    buyer) read from the order's first row, as on JD.
+    """
+    fmt = FORMATS[source]
+    if source == "generic" and mapping and LINE_FIELDS & set(mapping):
+        return replace(fmt, rows_per_order="many")
+    return fmt
 
 
 class UnknownFormat(InvalidInput):

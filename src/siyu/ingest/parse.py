@@ -13,11 +13,13 @@ Decisions (the lead's write path relies on them):
   ``refunded_fen >= paid_fen``, else partially_refunded when ``refunded_fen > 0``, else paid.
 - ``paid_at`` is the payment time, else the order's creation time (unpaid orders have none);
   ``refunded_at`` only when something was refunded and the file says when.
-- **Many-row platforms** (JD, Douyin, POS, generic): rows with the same order id must be
-  adjacent; an id that turns up again after other orders is an error on those later rows (the
-  first block is the order). JD/POS/generic repeat order-level values on each row, read from the
-  order's first row; Douyin's amounts and after-sale status belong to each 子订单 and are summed.
-- **One-row platforms** (Tmall, PDD): an order id seen again is an error on the later row.
+- **Many-row platforms** (JD, Douyin, POS; generic when its mapping names line fields): rows
+  with the same order id must be adjacent; an id that turns up again after other orders is an
+  error on those later rows (the first block is the order). JD/POS/generic repeat order-level
+  values on each row, read from the order's first row; Douyin's amounts and after-sale status
+  belong to each 子订单 and are summed.
+- **One-row platforms** (Tmall, PDD, generic without line fields): an order id seen again is an
+  error on the later row.
 - A row with any error is left out of ``orders`` and ``lines``, and so is every other row of its
   order. Rows whose mapped cells are all empty are skipped silently.
 - Phones: a full mainland mobile becomes ``phone``; a masked one (``138****1234``) becomes
@@ -46,6 +48,7 @@ from siyu.ingest.formats import (
     Kind,
     Resolved,
     detect_source,
+    format_for,
     resolve,
     unknown_format,
 )
@@ -165,7 +168,7 @@ def read_orders(
             source = detect_source(table.headers)
             if source is None:
                 raise unknown_format(table.headers)
-        resolved = resolve(FORMATS[source], table.headers, mapping)
+        resolved = resolve(format_for(source, mapping), table.headers, mapping)
     except BaseException:
         stack.close()
         raise

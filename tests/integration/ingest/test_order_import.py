@@ -14,6 +14,7 @@ from siyu.customers import service as customers
 from siyu.events.models import Event
 from siyu.identity import service as identity
 from siyu.identity.keys import KeyKind, make_key
+from siyu.identity.models import Identity
 from siyu.ingest.orders import ImportAborted, OnError, import_orders
 from siyu.orders import service as orders
 from siyu.orders.models import Order
@@ -97,10 +98,10 @@ def test_masked_phone_never_becomes_a_key_and_refunds_are_netted(database: Datab
         import_orders(db, actor, FIXTURES / "tmall.csv")
         statuses = {o.status for o in db.scalars(select(Order))}
         assert {"paid", "refunded", "partially_refunded"} <= statuses
-        kinds = set(db.scalars(select(func.distinct(identity.Identity.kind))))
+        kinds = set(db.scalars(select(func.distinct(Identity.kind))))
         assert "phone" in kinds
         assert "buyer" in kinds
-        for ident in db.scalars(select(identity.Identity).where(identity.Identity.kind == "phone")):
+        for ident in db.scalars(select(Identity).where(Identity.kind == "phone")):
             assert "*" not in ident.value
 
 

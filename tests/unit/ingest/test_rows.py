@@ -236,3 +236,20 @@ def test_exhausted_stream_releases_the_file() -> None:
     list(read_orders(FIXTURES / "tmall_gbk.csv"))
 
     assert reader_threads() == []
+
+
+def test_generic_is_one_row_per_order_unless_it_maps_lines(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "g.csv",
+        "no,amount,at,item\nG1,10.00,2024-01-01 10:00:00,a\nG1,10.00,2024-01-01 10:00:00,b\n",
+    )
+    mapping = {"external_id": "no", "paid": "amount", "paid_at": "at"}
+
+    orders, _, errors = parse_all(path, source="generic", mapping=mapping)
+    assert orders.height == 1
+    assert [(e.row, e.column) for e in errors] == [(2, "no")]  # a repeated order
+
+    orders, lines, errors = parse_all(path, source="generic", mapping={**mapping, "title": "item"})
+    assert errors == []
+    assert orders.select("external_id", "paid_fen").rows() == [("G1", 1000)]
+    assert lines["title"].to_list() == ["a", "b"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from nicegui import ui
@@ -17,7 +18,16 @@ from starlette.responses import RedirectResponse
 
 from siyu.console import auth, nav
 from siyu.console.calls import in_tenant, show_error
-from siyu.console.display import DASH, day, enum_label, money, text, when
+from siyu.console.display import (
+    DASH,
+    day,
+    enum_label,
+    event_label,
+    key_value,
+    money,
+    text,
+    when,
+)
 from siyu.console.i18n import t
 from siyu.console.layout import PAGE_TIMEOUT, data_table, no_permission, not_found, shell
 from siyu.console.nav import NavItem
@@ -25,12 +35,15 @@ from siyu.core.actor import Actor
 from siyu.core.errors import AppError, NotFound
 from siyu.customers import service as customers
 from siyu.customers.schemas import CustomerRead, OrderSummary
+from siyu.events import service as events
+from siyu.identity import service as identity
 from siyu.orders import service as orders
 from siyu.orders.schemas import OrderRead
 from siyu.security.rbac import Perm, has
 
 PAGE_SIZE = 20
 RECENT_ORDERS = 20
+TIMELINE_EVENTS = 50
 _PHONE_HIDDEN = "gt-xs"  # Quasar: columns shown from 600 px up; phones keep name, phone, store
 
 
@@ -46,19 +59,62 @@ def load_page(db: Session, actor: Actor, q: str, cursor: str | None) -> Customer
 
 
 @dataclass(frozen=True)
+class IdentityRow:
+    kind: str
+    namespace: str
+    value: str
+    source: str
+
+
+@dataclass(frozen=True)
+class EventRow:
+    type: str
+    occurred_at: datetime
+    source: str
+
+
+@dataclass(frozen=True)
+class MergeRow:
+    id: uuid.UUID
+    method: str
+    evidence: dict[str, Any]
+    merged_at: datetime
+    undone_at: datetime | None
+
+
+@dataclass(frozen=True)
 class CustomerDetail:
     customer: CustomerRead
     summary: OrderSummary | None
     orders: list[OrderRead]
+    identities: list[IdentityRow]
+    events: list[EventRow]
+    merges: list[MergeRow]
 
 
 def load_detail(db: Session, actor: Actor, customer_id: uuid.UUID) -> CustomerDetail:
     customer = customers.present(db, actor, [customers.get_customer(db, actor, customer_id)])[0]
-    if not has(actor, Perm.ORDERS_READ):
-        return CustomerDetail(customer, None, [])
-    summary = orders.customer_summary(db, actor, customer_id)
-    recent = orders.list_customer_orders(db, actor, customer_id, limit=RECENT_ORDERS)
-    return CustomerDetail(customer, summary, [OrderRead.model_validate(o) for o in recent])
+    identities = [
+        IdentityRow(i.kind, i.namespace, key_value(actor, i.kind, i.value), i.source)
+        for i in identity.list_identities(db, actor, customer_id)
+    ]
+    timeline = [
+        EventRow(e.type, e.occurred_at, e.source)
+        for e in events.timeline(db, actor, customer_id, limit=TIMELINE_EVENTS)
+    ]
+    merges = [
+        MergeRow(m.id, m.method, dict(m.evidence or {}), m.merged_at, m.undone_at)
+        for m in identity.merge_history(db, actor, customer_id)
+    ]
+    summary: OrderSummary | None = None
+    recent: list[OrderRead] = []
+    if has(actor, Perm.ORDERS_READ):
+        summary = orders.customer_summary(db, actor, customer_id)
+        recent = [
+            OrderRead.model_validate(o)
+            for o in orders.list_customer_orders(db, actor, customer_id, limit=RECENT_ORDERS)
+        ]
+    return CustomerDetail(customer, summary, recent, identities, timeline, merges)
 
 
 def register() -> None:
@@ -228,9 +284,18 @@ async def build_detail(actor: Actor, raw_id: str) -> None:
             _field(t("customers.col.store"), text(c.org_unit_name))
             _field(t("customers.col.guide"), text(c.owner_staff_name))
             _field(t("customers.col.created"), when(actor, c.created_at))
-    if detail.summary is None:
-        return
-    s = detail.summary
+    if detail.summary is not None:
+        _orders_section(actor, detail.summary, detail.orders)
+    _identities_section(detail.identities)
+    _timeline_section(actor, detail.events)
+    _merges_section(actor, customer_id, detail.merges)
+
+
+def _heading(text_: str) -> None:
+    ui.label(text_).classes("text-h6 q-mt-sm").props("role=heading aria-level=2")
+
+
+def _orders_section(actor: Actor, s: OrderSummary, recent: list[OrderRead]) -> None:
     ui.label(t("customer.orders_heading")).classes("text-h6 q-mt-sm").props(
         "role=heading aria-level=2"
     )
@@ -262,7 +327,7 @@ async def build_detail(actor: Actor, raw_id: str) -> None:
             "refunded": money(o.refunded_fen),
             "net": money(o.net_fen),
         }
-        for o in detail.orders
+        for o in recent
     ]
     hidden = {"classes": _PHONE_HIDDEN, "headerClasses": _PHONE_HIDDEN}
     columns: list[dict[str, Any]] = [
@@ -285,3 +350,118 @@ async def build_detail(actor: Actor, raw_id: str) -> None:
     data_table(
         columns, rows=rows, label=t("customer.orders_heading"), empty=t("customer.no_orders")
     ).mark("order-table")
+
+
+def _col(name: str, label: str, *, hide_on_phone: bool = False) -> dict[str, Any]:
+    column: dict[str, Any] = {"name": name, "label": label, "field": name, "align": "left"}
+    if hide_on_phone:
+        column |= {"classes": _PHONE_HIDDEN, "headerClasses": _PHONE_HIDDEN}
+    return column
+
+
+def _identities_section(identities: list[IdentityRow]) -> None:
+    _heading(t("customer.identities"))
+    rows = [
+        {
+            "id": f"{i.kind}:{i.namespace}:{n}",
+            "kind": enum_label("key_kind", i.kind),
+            "namespace": text(i.namespace),
+            "value": i.value,
+            "source": text(i.source),
+        }
+        for n, i in enumerate(identities)
+    ]
+    columns = [
+        _col("kind", t("identity.col.kind")),
+        _col("namespace", t("identity.col.namespace"), hide_on_phone=True),
+        _col("value", t("identity.col.value")),
+        _col("source", t("identity.col.source"), hide_on_phone=True),
+    ]
+    data_table(
+        columns, rows=rows, label=t("customer.identities"), empty=t("customer.no_identities")
+    ).mark("identity-table")
+
+
+def _timeline_section(actor: Actor, timeline: list[EventRow]) -> None:
+    _heading(t("customer.timeline"))
+    rows = [
+        {
+            "id": str(n),
+            "at": when(actor, e.occurred_at),
+            "type": event_label(e.type),
+            "source": text(e.source),
+        }
+        for n, e in enumerate(timeline)
+    ]
+    columns = [
+        _col("at", t("timeline.col.at")),
+        _col("type", t("timeline.col.type")),
+        _col("source", t("timeline.col.source"), hide_on_phone=True),
+    ]
+    data_table(
+        columns, rows=rows, label=t("customer.timeline"), empty=t("customer.no_events")
+    ).mark("timeline-table")
+
+
+def _evidence_keys(evidence: dict[str, Any]) -> str:
+    keys = evidence.get("keys")
+    if isinstance(keys, list) and keys:
+        return t("common.list_separator").join(str(k) for k in keys)
+    return t("common.list_separator").join(str(k) for k in evidence) or DASH
+
+
+def _merges_section(actor: Actor, customer_id: uuid.UUID, merges: list[MergeRow]) -> None:
+    _heading(t("customer.merges"))
+    can_undo = has(actor, Perm.CUSTOMERS_WRITE)
+    rows = [
+        {
+            "id": str(m.id),
+            "method": enum_label("merge_method", m.method),
+            "evidence": _evidence_keys(m.evidence),
+            "at": when(actor, m.merged_at),
+            "state": t("merge.undone", at=when(actor, m.undone_at))
+            if m.undone_at is not None
+            else t("merge.active"),
+            "undoable": can_undo and m.undone_at is None,
+        }
+        for m in merges
+    ]
+    columns = [
+        _col("method", t("merge.col.method")),
+        _col("evidence", t("merge.col.evidence"), hide_on_phone=True),
+        _col("at", t("merge.col.at")),
+        _col("state", t("merge.col.state")),
+        _col("actions", "") | {"field": "id"},
+    ]
+    table = data_table(
+        columns, rows=rows, label=t("customer.merges"), empty=t("customer.no_merges")
+    ).mark("merge-table")
+    table.add_slot(
+        "body-cell-actions",
+        '<q-td :props="props"><q-btn v-if="props.row.undoable" outline dense no-caps '
+        f'color=negative label="{t("merge.undo")}" '
+        f'aria-label="{t("merge.undo")}" '
+        "@click=\"() => $parent.$emit('undo', props.row)\" /></q-td>",
+    )
+
+    async def undo(e: GenericEventArguments) -> None:
+        row = e.args if isinstance(e.args, dict) else {}
+        merge_id = uuid.UUID(str(row.get("id")))
+        with ui.dialog() as dialog, ui.card().props("role=alertdialog"):
+            ui.label(t("merge.undo_confirm")).classes("text-body1")
+            with ui.row().classes("w-full justify-end"):
+                ui.button(t("common.cancel"), on_click=dialog.close).props("flat no-caps")
+                ui.button(
+                    t("merge.undo"), color="negative", on_click=lambda: dialog.submit(True)
+                ).props("unelevated no-caps").mark("confirm-undo")
+        if not await dialog:
+            return
+        try:
+            await in_tenant(actor, lambda db: identity.unmerge(db, actor, merge_id))
+        except AppError as exc:
+            show_error(exc)
+            return
+        ui.notify(t("merge.undone_notice"), type="positive")
+        ui.navigate.reload()
+
+    table.on("undo", undo)
