@@ -175,3 +175,11 @@ def login_token(username: str) -> str:
 
 def auth(username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {login_token(username)}"}
+
+
+def bare_tenant() -> Actor:
+    """Create an empty tenant (HQ only) and return an admin actor for it (no login needed)."""
+    slug = f"t{uuid.uuid4().hex[:12]}"
+    with system_unit_of_work(reason="test tenant") as db:
+        tenant = tenancy.create_tenant(db, name=slug, slug=slug)
+        return Actor(tenant_id=tenant.id, user_id=None, role=Role.ADMIN, label="test")

@@ -9,7 +9,7 @@ button.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -36,8 +36,10 @@ def set_document_language() -> None:
     ui.query("html").props(f"lang={i18n.QUASAR_LANGUAGE[i18n.current_locale()]}")
 
 
-def language_toggle(user: ConsoleUser | None) -> ui.toggle:
-    """Return the 中文 / English switch; a change is saved and the page reloads in it."""
+def locale_changer(
+    user: ConsoleUser | None,
+) -> Callable[[ValueChangeEventArguments[str]], Awaitable[None]]:
+    """Return a change handler that saves the chosen language and reloads the page in it."""
 
     async def change(e: ValueChangeEventArguments[str]) -> None:
         if e.value == i18n.current_locale():
@@ -49,7 +51,14 @@ def language_toggle(user: ConsoleUser | None) -> ui.toggle:
             return
         ui.navigate.reload()
 
-    toggle = ui.toggle(dict(i18n.LOCALES), value=i18n.current_locale(), on_change=change)
+    return change
+
+
+def language_toggle(user: ConsoleUser | None) -> ui.toggle:
+    """Return the 中文 / English switch; a change is saved and the page reloads in it."""
+    toggle = ui.toggle(
+        dict(i18n.LOCALES), value=i18n.current_locale(), on_change=locale_changer(user)
+    )
     return toggle.props(
         "dense no-caps unelevated rounded padding='2px 12px' color=teal-9 text-color=white "
         f'toggle-color=white toggle-text-color=primary aria-label="{t("shell.language")}"'

@@ -9,8 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from siyu.core.actor import Actor, Role
-from siyu.core.db import Database, system_unit_of_work, unit_of_work
+from siyu.core.db import Database, unit_of_work
 from siyu.customers import service as customers
 from siyu.customers.models import Customer
 from siyu.customers.schemas import CustomerCreate
@@ -21,7 +20,7 @@ from siyu.identity.models import Identity, MergeMethod
 from siyu.orders import service as orders
 from siyu.orders.models import Order, OrderSource
 from siyu.orders.schemas import OrderCreate
-from siyu.tenancy import service as tenancy
+from tests.factories import bare_tenant
 
 PHONES = ["13911110001", "13911110002", "13911110003", "13911110004", "13911110005"]
 UNIONIDS = ["oU-a", "oU-b", "oU-c", "oU-d"]
@@ -33,13 +32,6 @@ key_strategy = st.one_of(
     st.sampled_from(BUYERS).map(lambda v: make_key(KeyKind.BUYER, v, "tmall")),
 )
 records_strategy = st.lists(st.lists(key_strategy, min_size=1, max_size=3), min_size=1, max_size=8)
-
-
-def new_tenant() -> Actor:
-    slug = f"t{uuid.uuid4().hex[:12]}"
-    with system_unit_of_work(reason="test tenant") as db:
-        tenant = tenancy.create_tenant(db, name=slug, slug=slug)
-        return Actor(tenant_id=tenant.id, user_id=None, role=Role.ADMIN, label="test")
 
 
 def components(records: list[list[IdentityKey]]) -> list[int]:
@@ -65,7 +57,7 @@ def components(records: list[list[IdentityKey]]) -> list[int]:
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(records=records_strategy)
 def test_resolution_equals_connected_components(database: Database, records) -> None:
-    actor = new_tenant()
+    actor = bare_tenant()
     resolved = []
     with unit_of_work(actor) as db:
         for keys in records:
@@ -123,7 +115,7 @@ def state(db) -> dict[str, list[tuple[object, ...]]]:
     pick=st.tuples(st.integers(0, 3), st.integers(0, 3)),
 )
 def test_merge_then_unmerge_restores_identical_state(database: Database, profiles, pick) -> None:
-    actor = new_tenant()
+    actor = bare_tenant()
     with unit_of_work(actor) as db:
         ids = []
         for n, (name, city, phone) in enumerate(profiles):
@@ -175,7 +167,7 @@ def test_merge_then_unmerge_restores_identical_state(database: Database, profile
 
 
 def test_junk_and_fanout_keys_never_merge(database: Database) -> None:
-    actor = new_tenant()
+    actor = bare_tenant()
     with unit_of_work(actor) as db:
         a = identity.resolve(
             db,
@@ -210,7 +202,7 @@ def test_junk_and_fanout_keys_never_merge(database: Database) -> None:
 
 
 def test_one_customer_across_tmall_wecom_and_miniprogram(database: Database) -> None:
-    actor = new_tenant()
+    actor = bare_tenant()
     phone = "13912345608"
     with unit_of_work(actor) as db:
         tmall = identity.resolve(
@@ -273,7 +265,7 @@ def test_one_customer_across_tmall_wecom_and_miniprogram(database: Database) -> 
 
 
 def test_bridging_record_merges_two_customers_with_evidence(database: Database) -> None:
-    actor = new_tenant()
+    actor = bare_tenant()
     with unit_of_work(actor) as db:
         first = identity.resolve(
             db, actor, source="tmall", keys=[make_key(KeyKind.PHONE, "13911112222")]

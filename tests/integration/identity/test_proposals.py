@@ -6,13 +6,12 @@ import uuid
 
 from fastapi.testclient import TestClient
 
-from siyu.core.actor import Actor, Role
-from siyu.core.db import Database, system_unit_of_work, unit_of_work
+from siyu.core.actor import Actor
+from siyu.core.db import Database, unit_of_work
 from siyu.customers import service as customers
 from siyu.customers.schemas import CustomerCreate
 from siyu.identity import proposals
-from siyu.tenancy import service as tenancy
-from tests.factories import auth, make_world
+from tests.factories import auth, bare_tenant, make_world
 
 PEOPLE = [
     # (name, masked phone, province, city, address): two records of 陈静 from two platforms
@@ -23,13 +22,6 @@ PEOPLE = [
     ("张敏", "135****3434", "上海市", "上海市", "浦东新区张江路1号"),
     ("刘洋", "188****7777", "江苏省", "南京市", "鼓楼区中山北路8号"),
 ]
-
-
-def new_tenant() -> Actor:
-    slug = f"t{uuid.uuid4().hex[:12]}"
-    with system_unit_of_work(reason="test tenant") as db:
-        tenant = tenancy.create_tenant(db, name=slug, slug=slug)
-        return Actor(tenant_id=tenant.id, user_id=None, role=Role.ADMIN, label="test")
 
 
 def seed(actor: Actor) -> list[uuid.UUID]:
@@ -69,7 +61,7 @@ def test_evidence_needs_two_facts_and_masks_full_phones(database: Database) -> N
 
 
 def test_proposal_accept_and_reject(database: Database) -> None:
-    actor = new_tenant()
+    actor = bare_tenant()
     ids = seed(actor)
     with unit_of_work(actor) as db:
         run = proposals.generate_proposals(db, actor, threshold_bp=5000)
@@ -88,14 +80,14 @@ def test_proposal_accept_and_reject(database: Database) -> None:
 
 
 def test_rejected_pairs_stay_apart_and_auto_accept(database: Database) -> None:
-    actor = new_tenant()
+    actor = bare_tenant()
     seed(actor)
     with unit_of_work(actor) as db:
         proposals.generate_proposals(db, actor, threshold_bp=5000)
         first = proposals.list_proposals(db, actor)[0]
         proposals.reject(db, actor, first.id)
         assert proposals.generate_proposals(db, actor, threshold_bp=5000).proposed == 0
-    other = new_tenant()
+    other = bare_tenant()
     seed(other)
     with unit_of_work(other) as db:
         run = proposals.generate_proposals(db, other, threshold_bp=5000, auto_accept_bp=5000)

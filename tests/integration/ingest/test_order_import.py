@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from siyu.core.actor import Actor, Role
-from siyu.core.db import Database, system_unit_of_work, unit_of_work
+from siyu.core.actor import Actor
+from siyu.core.db import Database, unit_of_work
 from siyu.customers import service as customers
 from siyu.events.models import Event
 from siyu.identity import service as identity
@@ -18,16 +17,9 @@ from siyu.identity.models import Identity
 from siyu.ingest.orders import ImportAborted, OnError, import_orders
 from siyu.orders import service as orders
 from siyu.orders.models import Order
-from siyu.tenancy import service as tenancy
+from tests.factories import auth, bare_tenant, make_world
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "orders"
-
-
-def new_tenant() -> Actor:
-    slug = f"t{uuid.uuid4().hex[:12]}"
-    with system_unit_of_work(reason="test tenant") as db:
-        tenant = tenancy.create_tenant(db, name=slug, slug=slug)
-        return Actor(tenant_id=tenant.id, user_id=None, role=Role.ADMIN, label="test")
 
 
 def counts(actor: Actor) -> tuple[int, int, int]:
@@ -55,7 +47,7 @@ def counts(actor: Actor) -> tuple[int, int, int]:
 def test_each_platform_imports_and_reimport_is_a_no_op(
     database: Database, name: str, source: str, orders_in_file: int
 ) -> None:
-    actor = new_tenant()
+    actor = bare_tenant()
     with unit_of_work(actor) as db:
         first = import_orders(db, actor, FIXTURES / name)
     assert first.source == source
@@ -79,7 +71,7 @@ def test_each_platform_imports_and_reimport_is_a_no_op(
 
 
 def test_abort_writes_nothing(database: Database) -> None:
-    actor = new_tenant()
+    actor = bare_tenant()
     with pytest.raises(ImportAborted) as info, unit_of_work(actor) as db:
         import_orders(db, actor, FIXTURES / "tmall.csv", on_error=OnError.ABORT)
     summary = info.value.summary
@@ -93,7 +85,7 @@ def test_abort_writes_nothing(database: Database) -> None:
 
 
 def test_masked_phone_never_becomes_a_key_and_refunds_are_netted(database: Database) -> None:
-    actor = new_tenant()
+    actor = bare_tenant()
     with unit_of_work(actor) as db:
         import_orders(db, actor, FIXTURES / "tmall.csv")
         statuses = {o.status for o in db.scalars(select(Order))}
@@ -107,7 +99,7 @@ def test_masked_phone_never_becomes_a_key_and_refunds_are_netted(database: Datab
 
 def test_tmall_buyer_then_wecom_then_miniprogram_is_one_customer(database: Database) -> None:
     """Acceptance: Tmall phone P, WeCom add with P and unionid U, mini-program order with U."""
-    actor = new_tenant()
+    actor = bare_tenant()
     with unit_of_work(actor) as db:
         import_orders(db, actor, FIXTURES / "tmall.csv")
         owners = identity.customers_with_keys(db, actor, [make_key(KeyKind.PHONE, "18600001111")])
@@ -136,8 +128,6 @@ def test_tmall_buyer_then_wecom_then_miniprogram_is_one_customer(database: Datab
 
 
 def test_upload_through_the_api(client) -> None:
-    from tests.factories import auth, make_world
-
     w = make_world("upload")
     h = auth(w.users["admin"])
     with (FIXTURES / "jd.csv").open("rb") as fh:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from nicegui import ui
-from nicegui.events import ValueChangeEventArguments
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from siyu.console import auth, i18n, nav
-from siyu.console.calls import show_error
 from siyu.console.display import enum_label, scope_label
 from siyu.console.i18n import t
-from siyu.console.layout import PAGE_TIMEOUT, shell
+from siyu.console.layout import PAGE_TIMEOUT, locale_changer, shell
 from siyu.console.nav import NavItem
-from siyu.core.errors import AppError
 from siyu.security.rbac import ROLE_PERMS, Perm
 
 
@@ -39,15 +36,7 @@ def _row(label: str, value: str) -> None:
 def build(user: auth.ConsoleUser) -> None:
     actor = user.actor
 
-    async def change(e: ValueChangeEventArguments[str]) -> None:
-        if e.value == i18n.current_locale():
-            return
-        try:
-            await auth.save_locale(user, e.value)
-        except AppError as exc:
-            show_error(exc)
-            return
-        ui.navigate.reload()
+    change = locale_changer(user)
 
     with ui.card().classes("w-full"):
         ui.label(t("settings.language")).classes("text-subtitle1 text-weight-medium").props(
