@@ -266,7 +266,9 @@ def test_admin_adds_a_store_and_a_guide_in_the_org_tree(page: Page) -> None:
         page.get_by_role("button", name="创建员工").click()
         expect(name_field).to_have_value("", timeout=30_000)
     staff = data_table(page, "员工")
-    expect(staff.locator("tbody tr", has_text="测试导购")).to_contain_text("导购", timeout=30_000)
+    expect(staff.locator("tbody tr", has_text="测试导购").first).to_contain_text(
+        "导购", timeout=30_000
+    )
 
 
 @e2e
