@@ -198,6 +198,29 @@ def import_orders(
     return summary
 
 
+def write_orders(
+    db: Session,
+    actor: Actor,
+    batch: ParsedBatch,
+    *,
+    source: str,
+    clock: Clock = SYSTEM_CLOCK,
+) -> ImportSummary:
+    """Upsert already-validated orders (API, webhooks) exactly as a file import writes them.
+
+    ``batch.orders``/``batch.lines`` have ``ORDER_COLUMNS``/``LINE_COLUMNS``; ``source`` is an
+    ``OrderSource`` value or ``generic``. Idempotent by (tenant, source, external id); a changed
+    status or refund updates the order and records an event. ``batch.errors`` are reported as is.
+    """
+    require(actor, Perm.ORDERS_WRITE)
+    require(actor, Perm.CUSTOMERS_WRITE)
+    order_source = OrderSource.OTHER if source == "generic" else OrderSource(source)
+    summary = ImportSummary(source=source, rows=batch.orders.height, errors=list(batch.errors))
+    _write_batch(db, actor, batch, order_source, source, _codes(db, actor), summary, clock)
+    summary.skipped = len({e.row for e in summary.errors})
+    return summary
+
+
 def _rows_seen(batch: ParsedBatch) -> int:
     last = [int(r) for r in batch.orders["row"].to_list()[-1:]]
     return max([*last, *(e.row or 0 for e in batch.errors)], default=0)
