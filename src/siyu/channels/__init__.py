@@ -1,0 +1,1 @@
+"""Messaging channels siyu talks to: WeCom first (``siyu.channels.wecom``)."""

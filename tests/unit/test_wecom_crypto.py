@@ -1,0 +1,259 @@
+"""Callback crypto against the spec's vectors (§8) and wechatpy as an independent implementation."""
+
+from __future__ import annotations
+
+import base64
+import string
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from wechatpy.enterprise.crypto import (  # type: ignore[import-untyped]  # no stubs published
+    WeChatCrypto,
+)
+
+from siyu.channels.wecom.crypto import (
+    BAD_AES_KEY,
+    BASE64_DECODE,
+    ILLEGAL_BUFFER,
+    RECEIVE_ID_MISMATCH,
+    SIGNATURE_MISMATCH,
+    WeComCrypto,
+    decode_aes_key,
+    parse_xml,
+    pkcs7_pad,
+    pkcs7_unpad,
+    signature,
+    xml_field,
+)
+from siyu.channels.wecom.errors import CallbackRejected
+
+# Set A (wechatpy's CryptoTestCase)
+A_TOKEN, A_KEY, A_CORP = (
+    "123456",
+    "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR",
+    "wx49f0ab532d5d035a",
+)
+A1_ECHO = "4ByGGj+sVCYcvGeQYhaKIk1o0pQRNbRjxybjTGblXrBaXlTXeOo1+bXFXDQQb1o6co6Yh9Bv41n7hOchLF6p+Q=="
+A2_ENCRYPT = (
+    "RgqEoJj5A4EMYlLvWO1F86ioRjZfaex/gePD0gOXTxpsq5Yj4GNglrBb8I2BAJVODGajiFnXBu7mCPatfjsu6IHCrsTy"
+    "eDXzF6Bv283dGymzxh6ydJRvZsryDyZbLTE7rhnus50qGPMfp2wASFlzEgMW9z1ef/RD8XzaFYgm7iTdaXpXaG4+BiYy"
+    "olBug/gYNx410cvkKR2/nPwBiT+P4hIiOAQqGp/TywZBtDh1yCF2KOd0gpiMZ5jSw3e29mTvmUHzkVQiMS6td7vXUaWO"
+    "MZnYZlF3So2SjHnwh4jYFxdgpkHHqIrH/54SNdshoQgWYEvccTKe7FS709/5t6NMxuGhcUGAPOQipvWTT4dShyqio7ml"
+    "sl5noTrb++x6En749zCpQVhDpbV6GDnTbcX2e8K9QaNWHp91eBdCRxthuL0="
+)
+A2_MSG = (
+    b"<xml><ToUserName><![CDATA[wx49f0ab532d5d035a]]></ToUserName>\n"
+    b"<FromUserName><![CDATA[messense]]></FromUserName>\n<CreateTime>1411525903</CreateTime>\n"
+    b"<MsgType><![CDATA[text]]></MsgType>\n<Content><![CDATA[test]]></Content>\n"
+    b"<MsgId>4363689963896700987</MsgId>\n<AgentID>1</AgentID>\n</xml>"
+)
+A3_MSG = (
+    b"<xml>\n<MsgType><![CDATA[text]]></MsgType>\n<Content><![CDATA[test]]></Content>\n"
+    b"<FromUserName><![CDATA[wx49f0ab532d5d035a]]></FromUserName>\n"
+    b"<ToUserName><![CDATA[messense]]></ToUserName>\n<AgentID>1</AgentID>\n"
+    b"<CreateTime>1411525903</CreateTime>\n</xml>"
+)
+A3_ENCRYPT = (
+    "9s4gMv99m88kKTh/H8IdkOiMg6bisoy3ypwy9H4hvSPe9nsGaqyw5hhSjdYbcrKk+j3nba4HMOTzHrluLBYqxgNcBqGs"
+    "L8GqxlhZgURnAtObvesEl5nZ+uBE8bviY0LWke8Zy9V/QYKxNV2FqllNXcfmstttyIkMKCCmVbCFM2JTF5wY0nFhHZSj"
+    "PUL2Q1qvSUCUld+/WIXrx0oyKQmpB6o8NRrrNrsDf03oxI1p9FxUgMnwKKZeOA/uu+2IEvEBtb7muXsVbwbgX05UPPJv"
+    "FurDXafG0RQyPR+mf1nDnAtQmmNOuiR5MIkdQ39xn1vWwi1O5oazPoQJz0nTYjxxEE8kv3kFxtAGVRe3ypD3WeK2XeFY"
+    "FMNMpatF9XiKzHo3"
+)
+# Set B (Tencent's WXBizMsgCrypt sample)
+B_TOKEN, B_KEY, B_CORP = (
+    "QDG6eK",
+    "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+    "wx5823bf96d3bd56c7",
+)
+B1_ECHO = "P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ=="
+B2_ENCRYPT = (
+    "RypEvHKD8QQKFhvQ6QleEB4J58tiPdvo+rtK1I9qca6aM/wvqnLSV5zEPeusUiX5L5X/0lWfrf0QADHHhGd3Qczcd"
+    "CUpj911L3vg3W/sYYvuJTs3TUUkSUXxaccAS0qhxchrRYt66wiSpGLYL42aM6A8dTT+6k4aSknmPj48kzJs8qLjvd4X"
+    "gpue06DOdnLxAUHzM6+kDZ+HMZfJYuR+LtwGc2hgf5gsijff0ekUNXZiqATP7PF5mZxZ3Izoun1s4zG4LUMnvw2r+Kq"
+    "CKIw+3IQH03v+BCA9nMELNqbSf6tiWSrXJB3LAVGUcallcrw8V2t9EL4EhzJWrQUax5wLVMNS0+rUPA3k22Ncx4XXZS"
+    "9o0MBH27Bo6BpNelZpS+/uh9KsNlY6bHCmJU9p8g7m3fVKn28H3KDYA5Pl/T8Z1ptDAVe0lXdQ2YoyyH2uyPIGHBZZI"
+    "s2pDBS8R07+qN+E7Q=="
+)
+B2_MSG = (
+    b"<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName>\n"
+    b"<FromUserName><![CDATA[mycreate]]></FromUserName>\n<CreateTime>1409659813</CreateTime>\n"
+    b"<MsgType><![CDATA[text]]></MsgType>\n<Content><![CDATA[hello]]></Content>\n"
+    b"<MsgId>4561255354251345929</MsgId>\n<AgentID>218</AgentID>\n</xml>"
+)
+C_MSG = (
+    b"<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName><FromUserName><![CDATA[sys]]>"
+    b"</FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+    b"<Event><![CDATA[change_external_contact]]></Event><ChangeType><![CDATA[add_external_contact]]>"
+    b"</ChangeType><UserID><![CDATA[zhangsan]]></UserID><ExternalUserID>"
+    b"<![CDATA[wmSiyuTestExternalUser0000000001]]></ExternalUserID><State><![CDATA[store-001]]>"
+    b"</State><WelcomeCode><![CDATA[WELCOMECODE001]]></WelcomeCode></xml>"
+)
+C_ENCRYPT = (
+    "sKqRbbiSUnDhFHOvPjtUMYooFpP+MQi6eKcmwO7b0EYRr7W8xHE2qYoQSe7hTOV0xp5/S/2ozZgD2W1stbcgahASx5EY"
+    "o1aed3OU+FFvpqf5j09DnbJp5bR6La2OwQ4NdoQzFB0LEVICSwiKFG0B4FXyepv6X+kzoZgcvTma63scYLfVwCGa2P5d"
+    "gjlN4n3KcjkiOF3yOGD4QQzUh9FnEYMC1zlPPh5dahJwUMDijIBeMhnhUXTQF2FMwW9+XMJTr4xYp8QNmUdNA45rvp5V"
+    "oru6v2xOUIg/tla8FvUwM0jA3ql4civzU3zGnqhDmYmKPJFeKBc2Pzzv5x+xFEJdEThwocEZce4Xkq0yGkdJsNk/6/6m"
+    "gexv4ujEdghSHKSNNdd1y4wxX+cEsLp+rLZwhu+NSoTZbm79DUj4l7MCMAicPnQpfDz65itixj2ZVMtaYKVqcGrCKcSj"
+    "i7YIuUrLqdgIonkag0JLZSQ2PPmsaLVQUm2wOXurB6AWT5VqqZnA8dafvQL9l2KVsss8bWtqZFYi26bhaLAaR7SF36q7"
+    "iXtQrEWaLdTCz10QdOqJ91Lj6Tnx3XrPDloKQ2LTZv54jyBrvwbYa6lGOH437qegfrhRsD5mj0sLHAnjyjFR1oAcm6Bb"
+    "ssj+DXlnZSp54tiwjaMgR+khL37qEPAidg4FeKCkF7SwiG7g/naDqOKvVZUo+r8swy4Tg3VAcpLQ6oUc4A=="
+)
+
+
+def crypto_a(**kw: object) -> WeComCrypto:
+    return WeComCrypto(A_TOKEN, A_KEY, A_CORP, **kw)  # type: ignore[arg-type]
+
+
+def crypto_b(**kw: object) -> WeComCrypto:
+    return WeComCrypto(B_TOKEN, B_KEY, B_CORP, **kw)  # type: ignore[arg-type]
+
+
+def test_aes_key_decodes_to_the_documented_32_bytes() -> None:
+    key = decode_aes_key(A_KEY)
+    assert key.hex() == "916c4f115d94103cb15a998f74a0b71787603c398ebdf297d471a71140d2d5a4"
+    with pytest.raises(CallbackRejected) as exc:
+        decode_aes_key(A_KEY[:-1])
+    assert exc.value.local_code == BAD_AES_KEY
+
+
+@pytest.mark.parametrize(
+    ("token", "timestamp", "nonce", "encrypt", "expected"),
+    [
+        (A_TOKEN, "1411443780", "437374425", A1_ECHO, "dd6b9c95b495b3f7e2901bfbc76c664930ffdb96"),
+        (
+            A_TOKEN,
+            "1411525903",
+            "461056294",
+            A2_ENCRYPT,
+            "74d92dfeb87ba7c714f89d98870ae5eb62dff26d",
+        ),
+        (B_TOKEN, "1409659589", "263014780", B1_ECHO, "5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3"),
+        (
+            B_TOKEN,
+            "1409659813",
+            "1372623149",
+            B2_ENCRYPT,
+            "477715d11cdb4164915debcba66cb864d751f3e6",
+        ),
+    ],
+)
+def test_signatures_match_the_vectors(
+    token: str, timestamp: str, nonce: str, encrypt: str, expected: str
+) -> None:
+    assert signature(token, timestamp, nonce, encrypt) == expected
+
+
+def test_a1_url_verification_and_its_negative() -> None:
+    sig = "dd6b9c95b495b3f7e2901bfbc76c664930ffdb96"
+    assert crypto_a().verify_url(sig, "1411443780", "437374425", A1_ECHO) == "5927782489442352469"
+    with pytest.raises(CallbackRejected) as exc:
+        crypto_a().verify_url(sig, "1411443780", "437374424", A1_ECHO)
+    assert exc.value.local_code == SIGNATURE_MISMATCH
+
+
+def test_b1_url_verification() -> None:
+    sig = "5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3"
+    assert crypto_b().verify_url(sig, "1409659589", "263014780", B1_ECHO) == "1616140317555161061"
+
+
+def test_a2_and_b2_decrypt_exactly() -> None:
+    assert crypto_a().decrypt(A2_ENCRYPT) == A2_MSG
+    assert len(A2_MSG) == 281
+    body = (
+        "<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName>"
+        f"<Encrypt><![CDATA[{B2_ENCRYPT}]]></Encrypt><AgentID><![CDATA[218]]></AgentID></xml>"
+    )
+    sig = "477715d11cdb4164915debcba66cb864d751f3e6"
+    assert crypto_b().decrypt_message(body, sig, "1409659813", "1372623149") == B2_MSG
+    assert len(B2_MSG) == 284
+
+
+def test_a3_and_c_encrypt_deterministically() -> None:
+    a = crypto_a(random_source=lambda: b"1234567890123456")
+    assert len(A3_MSG) == 247
+    encrypt, sig = a.encrypt_message(A3_MSG, timestamp="1411525903", nonce="461056294")
+    assert encrypt == A3_ENCRYPT
+    assert sig == "407518b7649e86ef23978113f92d27afa9296533"
+    c = crypto_b(random_source=lambda: b"0123456789abcdef")
+    assert len(C_MSG) == 491
+    encrypt, sig = c.encrypt_message(C_MSG, timestamp="1700000000", nonce="5432112345")
+    assert encrypt == C_ENCRYPT
+    assert sig == "dc25abd107d03f98ad3e04c430fd4811574805a9"
+
+
+def test_tampering_wrong_token_and_wrong_receiveid_are_rejected() -> None:
+    sig = "74d92dfeb87ba7c714f89d98870ae5eb62dff26d"
+    raw = bytearray(base64.b64decode(A2_ENCRYPT))
+    raw[40] ^= 0x01
+    tampered = base64.b64encode(bytes(raw)).decode()
+    with pytest.raises(CallbackRejected) as exc:
+        crypto_a().check_signature(sig, "1411525903", "461056294", tampered)
+    assert exc.value.local_code == SIGNATURE_MISMATCH
+    raw = bytearray(base64.b64decode(A2_ENCRYPT))
+    raw[-17] ^= 0x01  # CBC: flips the last plaintext byte, i.e. the padding
+    with pytest.raises(CallbackRejected) as exc:
+        crypto_a().decrypt(base64.b64encode(bytes(raw)).decode())
+    assert exc.value.local_code == ILLEGAL_BUFFER
+    wrong_token = WeComCrypto("654321", A_KEY, A_CORP)
+    with pytest.raises(CallbackRejected):
+        wrong_token.check_signature(sig, "1411525903", "461056294", A2_ENCRYPT)
+    other_corp = WeComCrypto(A_TOKEN, A_KEY, "wwsomeoneelse")
+    with pytest.raises(CallbackRejected) as exc:
+        other_corp.decrypt(A2_ENCRYPT)
+    assert exc.value.local_code == RECEIVE_ID_MISMATCH
+    with pytest.raises(CallbackRejected) as exc:
+        crypto_a().decrypt("not base64!!")
+    assert exc.value.local_code == BASE64_DECODE
+
+
+def test_padding_is_pkcs7_to_32_bytes() -> None:
+    assert pkcs7_pad(b"") == bytes([32]) * 32
+    assert pkcs7_pad(b"x" * 31) == b"x" * 31 + b"\x01"
+    assert pkcs7_pad(b"x" * 32) == b"x" * 32 + bytes([32]) * 32
+    assert pkcs7_unpad(pkcs7_pad(b"abc")) == b"abc"
+    for bad in (b"x" * 31 + b"\x00", b"x" * 30 + b"\x01\x02", b"x" * 31 + b"\x21", b"x" * 16):
+        with pytest.raises(CallbackRejected) as exc:
+            pkcs7_unpad(bad)
+        assert exc.value.local_code == ILLEGAL_BUFFER
+
+
+def test_repr_hides_token_and_key() -> None:
+    text = repr(crypto_a())
+    assert A_TOKEN not in text
+    assert A_KEY not in text
+    assert A_CORP in text
+
+
+_KEYS = st.text(alphabet=string.ascii_letters + string.digits, min_size=43, max_size=43)
+_IDS = st.text(alphabet=string.ascii_letters + string.digits, min_size=0, max_size=24)
+_NONCES = st.text(alphabet=string.digits, min_size=1, max_size=12)
+
+
+@given(
+    message=st.text(max_size=2000), key=_KEYS, corp=_IDS, nonce=_NONCES, ts=st.integers(0, 2**31)
+)
+def test_round_trip_siyu_encrypts_wechatpy_decrypts(
+    message: str, key: str, corp: str, nonce: str, ts: int
+) -> None:
+    ours = WeComCrypto("tok", key, corp)
+    encrypt, sig = ours.encrypt_message(message, timestamp=str(ts), nonce=nonce)
+    xml = f"<xml><ToUserName>{corp}</ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
+    theirs = WeChatCrypto("tok", key, corp)
+    assert theirs.decrypt_message(xml, sig, str(ts), nonce) == message
+
+
+@given(
+    message=st.text(max_size=2000), key=_KEYS, corp=_IDS, nonce=_NONCES, ts=st.integers(0, 2**31)
+)
+def test_round_trip_wechatpy_encrypts_siyu_decrypts(
+    message: str, key: str, corp: str, nonce: str, ts: int
+) -> None:
+    theirs = WeChatCrypto("tok", key, corp)
+    reply = theirs.encrypt_message(message, nonce, str(ts))
+    ours = WeComCrypto("tok", key, corp)
+    root = parse_xml(reply)
+    sig = xml_field(root, "MsgSignature")
+    assert sig is not None
+    assert ours.decrypt_message(reply, sig, str(ts), nonce).decode() == message
