@@ -8,8 +8,8 @@ from fastapi import APIRouter
 
 from siyu.core.db import unit_of_work
 from siyu.customers.schemas import OrderSummary
-from siyu.orders import service
-from siyu.orders.schemas import OrderCreate, OrderDetail, OrderRead
+from siyu.orders import service, upsert
+from siyu.orders.schemas import OrderBatch, OrderBatchResult, OrderCreate, OrderDetail, OrderRead
 from siyu.security.deps import CurrentActor
 
 router = APIRouter(tags=["orders"])
@@ -20,6 +20,18 @@ def create_order(data: OrderCreate, actor: CurrentActor) -> OrderRead:
     """Record one order (bulk imports come through the importers)."""
     with unit_of_work(actor) as db:
         return service.create_order(db, actor, data=data)
+
+
+@router.post("/orders/batch", operation_id="upsert_orders")
+def upsert_orders(data: OrderBatch, actor: CurrentActor) -> OrderBatchResult:
+    """Create or update up to 1,000 orders, idempotent by (source, external_id).
+
+    Each order is checked on its own: bad ones are listed in ``rejected`` (index, fields,
+    reasons), the rest are written. Re-sending changes nothing; a changed status or refund
+    updates the order and records an event.
+    """
+    with unit_of_work(actor) as db:
+        return upsert.upsert_orders(db, actor, data.orders, source=data.source)
 
 
 @router.get("/orders/{order_id}", operation_id="get_order")
