@@ -7,8 +7,9 @@ import uuid
 from fastapi import APIRouter, Query
 
 from siyu.core.db import unit_of_work
-from siyu.customers import service
+from siyu.customers import service, upsert
 from siyu.customers.schemas import CustomerCreate, CustomerPage, CustomerRead, CustomerUpdate
+from siyu.customers.upsert import CustomerBatch, CustomerBatchResult
 from siyu.identity import service as identity
 from siyu.security.deps import CurrentActor
 
@@ -44,6 +45,20 @@ def list_customers(
 def create_customer(data: CustomerCreate, actor: CurrentActor) -> CustomerRead:
     with unit_of_work(actor) as db:
         return service.present(db, actor, [identity.register_customer(db, actor, data=data)])[0]
+
+
+@router.post("/batch", operation_id="upsert_customers")
+def upsert_customers(data: CustomerBatch, actor: CurrentActor) -> CustomerBatchResult:
+    """Create or update up to 1,000 customers identified by strong keys (OneID).
+
+    Keys known to several customers merge them. With ``update_mode=overwrite`` (default) the
+    fields you send replace stored values; ``fill_gaps`` only fills empty ones. Bad customers
+    are listed in ``rejected`` with their index; the others are stored.
+    """
+    with unit_of_work(actor) as db:
+        return upsert.upsert_customers(
+            db, actor, data.customers, source=data.source, update_mode=data.update_mode
+        )
 
 
 @router.get("/{customer_id}", operation_id="get_customer")
