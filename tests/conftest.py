@@ -46,7 +46,8 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 def worker_id() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    """This test process's name: its xdist worker and pid, so concurrent runs never share."""
+    return f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 
 
 def postgres_available(url: str = POSTGRES_URL) -> str | None:
