@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,8 @@ from siyu.orders.schemas import OrderCreate, OrderLineIn
 from siyu.security import service as security
 from siyu.tenancy import service as tenancy
 from siyu.tenancy.models import OrgKind
+from siyu.webhooks import service as webhooks
+from siyu.webhooks import signing
 
 PASSWORD = "correct-horse-battery"
 
@@ -44,6 +47,8 @@ class World:
     merge_id: uuid.UUID | None = None
     junk_key_id: uuid.UUID | None = None
     proposal_id: uuid.UUID | None = None
+    webhook_id: uuid.UUID | None = None  # a POS order webhook endpoint
+    webhook_secret: str = ""
 
 
 def _login_actor(username: str) -> Actor:
@@ -142,6 +147,8 @@ def make_world(slug: str, *, phone_seed: int = 0) -> World:
         )
         world.order_id = order.id
         world.token_id = security.create_api_token(db, admin, name="ci").token.id
+        issued = webhooks.create_webhook(db, admin, name="POS", source=OrderSource.POS)
+        world.webhook_id, world.webhook_secret = issued.webhook.id, issued.secret
         # OneID history: a duplicate customer merged into c1, and a junk key seen once
         dup = customers.create_customer(db, admin, data=CustomerCreate(name="重复客户"))
         world.merge_id = identity.merge(
@@ -183,3 +190,18 @@ def bare_tenant() -> Actor:
     with system_unit_of_work(reason="test tenant") as db:
         tenant = tenancy.create_tenant(db, name=slug, slug=slug)
         return Actor(tenant_id=tenant.id, user_id=None, role=Role.ADMIN, label="test")
+
+
+def signed(
+    secret: str, body: bytes, *, at: int | None = None, delivery: str | None = None
+) -> dict[str, str]:
+    """Return the headers an order system sends with ``body``: timestamp, signature, delivery."""
+    stamp = str(int(time.time()) if at is None else at)
+    headers = {
+        "content-type": "application/json",
+        signing.TIMESTAMP_HEADER: stamp,
+        signing.SIGNATURE_HEADER: signing.sign(secret, stamp, body),
+    }
+    if delivery is not None:
+        headers[signing.DELIVERY_HEADER] = delivery
+    return headers

@@ -24,9 +24,10 @@ def api_router() -> APIRouter:
     from siyu.orders.api import router as orders
     from siyu.security.api import router as auth
     from siyu.tenancy.api import router as tenancy
+    from siyu.webhooks.api import router as webhooks
 
     router = APIRouter(prefix=API_PREFIX)
-    for domain in (auth, tenancy, customers, orders, identity, events, imports):
+    for domain in (auth, tenancy, customers, orders, identity, events, imports, webhooks):
         router.include_router(domain)
     return router
 

@@ -4,10 +4,16 @@ user of tenant A asks for tenant B's object.
 Routes are discovered from the OpenAPI document, so a new route is covered the moment it exists.
 A route whose path parameter has no entry in ``OBJECTS`` fails the test: register how to make
 tenant B's object of that kind (and, for a required body, a sample in ``BODIES``).
+
+Routes authenticated by a request signature instead of a bearer token (inbound webhooks) have no
+"tenant A user": the caller is whoever holds an endpoint's secret. For them tenant A's sender
+signs with tenant A's own secret (``SIGNED``) and tenant B's endpoint must refuse it with 401
+(the signature is checked against B's secret, so naming B's endpoint never writes into B).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable
@@ -17,7 +23,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.factories import World, auth, make_world
+from tests.factories import World, auth, make_world, signed
 
 # path parameter name -> tenant B's object id of that kind
 OBJECTS: dict[str, Callable[[World], uuid.UUID | None]] = {
@@ -29,10 +35,28 @@ OBJECTS: dict[str, Callable[[World], uuid.UUID | None]] = {
     "merge_id": lambda w: w.merge_id,
     "junk_key_id": lambda w: w.junk_key_id,
     "proposal_id": lambda w: w.proposal_id,
+    "endpoint_id": lambda w: w.webhook_id,
 }
 
 # operation id -> a body that passes validation, for routes whose body has required fields
-BODIES: dict[str, dict[str, Any]] = {"update_junk_key": {"status": "cleared"}}
+BODIES: dict[str, dict[str, Any]] = {
+    "update_junk_key": {"status": "cleared"},
+    "receive_order_webhook": {
+        "orders": [
+            {
+                "external_id": "ISO-1",
+                "keys": [{"kind": "member_no", "value": "ISO-M1"}],
+                "paid_fen": 100,
+                "paid_at": "2026-06-01T12:00:00Z",
+            }
+        ]
+    },
+}
+
+# operation id -> the headers tenant A's sender signs a body with (routes without bearer auth)
+SIGNED: dict[str, Callable[[World, bytes], dict[str, str]]] = {
+    "receive_order_webhook": lambda w, body: signed(w.webhook_secret, body),
+}
 
 _PARAM = re.compile(r"{([^}]+)}")
 
@@ -87,6 +111,20 @@ def test_every_id_route_hides_other_tenants_objects(api_app: FastAPI, client: Te
             assert object_id is not None
             url = url.replace("{" + name + "}", str(object_id))
         body = _body_for(op_id, op, spec)
+        if "security" not in op:
+            if op_id not in SIGNED:
+                pytest.fail(f"{method} {path} takes no bearer token: say how to sign in SIGNED")
+            raw = json.dumps(body).encode()
+            response = client.request(
+                method, url, content=raw, headers=SIGNED[op_id](tenant_a, raw)
+            )
+            assert response.status_code == 401, (
+                f"{method} {path} signed by tenant A for tenant B's object gave "
+                f"{response.status_code}: {response.text}"
+            )
+            assert response.headers["content-type"].startswith("application/problem+json")
+            checked.append(f"{method} {path}")
+            continue
         response = client.request(method, url, headers=headers, json=body)
         assert response.status_code == 404, (
             f"{method} {path} as tenant A on tenant B's object gave {response.status_code}: "
@@ -101,3 +139,8 @@ def test_every_id_route_hides_other_tenants_objects(api_app: FastAPI, client: Te
         client.get(f"/api/v1/customers/{tenant_b.customers['c1']}", headers=own).status_code == 200
     )
     assert client.get(f"/api/v1/orders/{tenant_b.order_id}", headers=own).status_code == 200
+    hook = client.get(f"/api/v1/order-webhooks/{tenant_b.webhook_id}/deliveries", headers=own)
+    assert hook.json() == []  # tenant A's signed delivery wrote nothing into tenant B
+    assert (
+        client.get("/api/v1/customers", params={"q": "ISO-M1"}, headers=own).json()["items"] == []
+    )

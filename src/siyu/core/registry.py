@@ -13,6 +13,7 @@ MODEL_MODULES = (
     "siyu.orders.models",
     "siyu.events.models",
     "siyu.identity.models",
+    "siyu.webhooks.models",
 )
 
 

@@ -1,0 +1,1 @@
+"""Signed inbound webhooks: order systems push orders to siyu over HMAC-signed HTTP."""
