@@ -154,3 +154,52 @@ def test_import_and_show_with_the_cli(cli_env: dict[str, str], tmp_path: Path) -
     assert shown.returncode == 0, shown.stderr
     assert "王芳" in shown.stdout
     assert "order.paid" in shown.stdout
+
+
+def test_order_webhooks_with_the_cli(cli_env: dict[str, str]) -> None:
+    import json
+
+    assert siyu(cli_env, "db", "upgrade").returncode == 0
+    assert siyu(cli_env, "tenant", "create", "shop", "--name", "Shop").returncode == 0
+    made = siyu(cli_env, "webhook", "create", "POS 收银", "--source", "pos", "--tenant", "shop")
+    assert made.returncode == 0, made.stderr
+    assert "created order webhook 'POS 收银' (pos)" in made.stdout
+    assert "not shown again" in made.stdout
+    assert "POST /api/v1/hooks/orders/" in made.stdout
+    shown = json.loads(
+        siyu(
+            cli_env, "webhook", "create", "ERP", "--source", "generic", "--tenant", "shop", "--json"
+        ).stdout
+    )
+    assert shown["source"] == "other"
+    assert shown["secret"].startswith("whsec_")
+    assert shown["url"] == f"/api/v1/hooks/orders/{shown['id']}"
+    listed = siyu(cli_env, "webhook", "list", "--tenant", "shop")
+    assert "POS 收银" in listed.stdout
+    assert shown["secret"] not in listed.stdout
+    rotated = json.loads(
+        siyu(
+            cli_env,
+            "webhook",
+            "rotate",
+            "ERP",
+            "--tenant",
+            "shop",
+            "--keep-previous-hours",
+            "24",
+            "--json",
+        ).stdout
+    )
+    assert rotated["id"] == shown["id"]
+    assert rotated["secret"] != shown["secret"]
+    assert rotated["previous_secret_expires_at"] is not None
+    assert siyu(cli_env, "webhook", "disable", shown["id"], "--tenant", "shop").returncode == 0
+    after = json.loads(siyu(cli_env, "webhook", "list", "--tenant", "shop", "--json").stdout)
+    assert {(w["name"], w["is_active"]) for w in after} == {("POS 收银", True), ("ERP", False)}
+    assert {w["secret_prefix"] for w in after if w["name"] == "ERP"} == {rotated["secret"][:10]}
+    missing = siyu(cli_env, "webhook", "rotate", "nope", "--tenant", "shop")
+    assert missing.returncode == 2
+    assert "siyu webhook list" in missing.stderr
+    bad = siyu(cli_env, "webhook", "create", "X", "--source", "ebay", "--tenant", "shop")
+    assert bad.returncode == 2
+    assert "--source" in bad.stderr
