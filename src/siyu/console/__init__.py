@@ -57,9 +57,10 @@ def _register_pages() -> None:
         overview,
         settings,
         tokens,
+        webhooks,
     )
 
-    for page in (login, overview, customers, junk_keys, org, imports, tokens, settings):
+    for page in (login, overview, customers, junk_keys, org, imports, tokens, webhooks, settings):
         page.register()
     _pages_registered = True
 
