@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import structlog
@@ -81,11 +81,27 @@ if not any(isinstance(f, _RedactSecrets) for f in _httpx_logger.filters):
     _httpx_logger.addFilter(_RedactSecrets())
 
 
+class HttpResponse(Protocol):
+    @property
+    def status_code(self) -> int: ...
+
+    def json(self) -> Any: ...
+
+
+class HttpClient(Protocol):
+    """What the client needs of ``httpx.Client`` (Starlette's ``TestClient`` fits too)."""
+
+    def request(
+        self, method: str, url: str, *, params: dict[str, Any], json: Any
+    ) -> HttpResponse: ...
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_busy_retries: int = 3  # -1, 41063, transport failures ("≤ 3 retries", spec §5)
     backoff_base: float = 0.5
     backoff_cap: float = 8.0
+    not_ready_wait: float = 2.0  # 41063: wait this long times the attempt number
     max_rate_limit_retries: int = 3
     max_rate_limit_wait: float = 65.0  # longer waits raise RateLimited for rescheduling
     refresh_margin: float = 300.0  # refresh tokens this many seconds before expiry
@@ -140,7 +156,7 @@ class WeComClient:
         secret: SecretStr | str,
         *,
         base_url: str = WECOM_BASE_URL,
-        http: httpx.Client | None = None,
+        http: HttpClient | None = None,
         clock: Clock = SYSTEM_CLOCK,
         sleep: Callable[[float], None] = time.sleep,
         tokens: TokenCache | None = None,
@@ -151,12 +167,13 @@ class WeComClient:
         self.corp_id = corp_id
         self._secret = secret if isinstance(secret, SecretStr) else SecretStr(secret)
         self.base_url = base_url.rstrip("/")
-        self._http = http or httpx.Client()
+        self.retry = retry or RetryPolicy()
+        # an injected client brings its own timeouts; ours uses RetryPolicy.timeout
+        self._http: HttpClient = http or httpx.Client(timeout=self.retry.timeout)
         self._clock = clock
         self._sleep = sleep
         self._tokens = tokens or TokenCache()
         self._limiter = limiter or ApiLimiter(RateLimits())
-        self.retry = retry or RetryPolicy()
         self._jitter = jitter
         digest = hashlib.sha256(self._secret.get_secret_value().encode()).hexdigest()[:16]
         self._key = (self.base_url, corp_id, digest)
@@ -166,8 +183,6 @@ class WeComClient:
 
     def _now(self) -> float:
         return self._clock.now().timestamp()
-
-    # -- tokens -----------------------------------------------------------------------------
 
     def access_token(self) -> str:
         """Return a valid access token, fetching one when none is cached or it nearly expired."""
@@ -185,8 +200,6 @@ class WeComClient:
             log.info("wecom_token_fetched", corp_id=self.corp_id, expires_in=body["expires_in"])
             return token.value
 
-    # -- transport --------------------------------------------------------------------------
-
     def _backoff(self, attempt: int) -> float:
         delay: float = min(self.retry.backoff_cap, self.retry.backoff_base * 2.0 ** (attempt - 1))
         return delay * (0.5 + self._jitter() / 2)
@@ -198,16 +211,12 @@ class WeComClient:
         period = 60 if attempt == 1 else 3600
         return period - now % period + 0.001
 
-    def _send(self, api: str, method: str, params: Json, json: Json | None) -> httpx.Response:
+    def _send(self, api: str, method: str, params: Json, json: Json | None) -> HttpResponse:
         while (wait := self._limiter.reserve(api, self._now())) > 0:
             self._sleep(wait)
         with self._limiter.gate(api).slot():
             return self._http.request(
-                method,
-                f"{self.base_url}/cgi-bin/{api}",
-                params=params,
-                json=json,
-                timeout=self.retry.timeout,
+                method, f"{self.base_url}/cgi-bin/{api}", params=params, json=json
             )
 
     def _request(
@@ -262,7 +271,8 @@ class WeComClient:
             if kind is e.Retry.BACKOFF and busy < self.retry.max_busy_retries:
                 busy += 1
                 log.warning("wecom_busy_retry", api=api, errcode=errcode, attempt=busy)
-                self._sleep(self._backoff(busy))
+                not_ready = errcode == e.NOT_READY
+                self._sleep(self.retry.not_ready_wait * busy if not_ready else self._backoff(busy))
                 continue
             if kind is e.Retry.RATE_LIMIT:
                 limited += 1
@@ -288,8 +298,6 @@ class WeComClient:
 
     def _model(self, model: type[M], api: str, body: Mapping[str, Any]) -> M:
         return model.model_validate(self.post(api, body))
-
-    # -- members and customers (§3.1) -----------------------------------------------------
 
     def get_follow_user_list(self) -> list[str]:
         return list(self.get("externalcontact/get_follow_user_list").get("follow_user", []))
@@ -384,8 +392,6 @@ class WeComClient:
             },
         )
 
-    # -- corp tags (§3.2) -------------------------------------------------------------------
-
     def get_corp_tag_list(
         self, *, tag_ids: Sequence[str] = (), group_ids: Sequence[str] = ()
     ) -> list[CorpTagGroup]:
@@ -423,8 +429,6 @@ class WeComClient:
             "externalcontact/del_corp_tag",
             {"tag_id": list(tag_ids) or None, "group_id": list(group_ids) or None},
         )
-
-    # -- contact ways (§3.3) ----------------------------------------------------------------
 
     def add_contact_way(
         self,
@@ -508,8 +512,6 @@ class WeComClient:
             {"userid": userid, "external_userid": external_userid},
         )
 
-    # -- welcome messages (§3.4) --------------------------------------------------------------
-
     def send_welcome_msg(
         self, welcome_code: str, *, text: str | None = None, attachments: Sequence[Attachment] = ()
     ) -> None:
@@ -523,8 +525,6 @@ class WeComClient:
             },
             idempotent=False,
         )
-
-    # -- mass messages (§3.5) -----------------------------------------------------------------
 
     def add_msg_template(
         self,
@@ -596,8 +596,6 @@ class WeComClient:
     def cancel_groupmsg_send(self, msgid: str) -> None:
         self.post("externalcontact/cancel_groupmsg_send", {"msgid": msgid})
 
-    # -- customer groups (§3.6) ---------------------------------------------------------------
-
     def groupchat_list(
         self,
         *,
@@ -620,8 +618,6 @@ class WeComClient:
             "externalcontact/groupchat/get", {"chat_id": chat_id, "need_name": int(need_name)}
         )
         return GroupChat.model_validate(body["group_chat"])
-
-    # -- inheritance (§3.7) ---------------------------------------------------------------------
 
     def transfer_customer(
         self,

@@ -14,13 +14,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-import httpx
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from siyu.channels.wecom.fake import contacts, groups, messages, transfers
 from siyu.channels.wecom.fake.call import Call, Routes
-from siyu.channels.wecom.fake.callbacks import CallbackDispatcher
+from siyu.channels.wecom.fake.callbacks import CallbackDispatcher, CallbackHttp
 from siyu.channels.wecom.fake.config import FakeConfig
 from siyu.channels.wecom.fake.limits import FakeLimits, Faults
 from siyu.channels.wecom.fake.state import AdvanceableClock, FakeState, IssuedToken, OffsetClock
@@ -36,7 +35,7 @@ class FakeWeCom:
         self,
         config: FakeConfig,
         clock: AdvanceableClock,
-        callback_http: httpx.Client | None = None,
+        callback_http: CallbackHttp | None = None,
     ) -> None:
         self.config = config
         self.state = FakeState(config, clock)
@@ -138,7 +137,7 @@ def create_fake_app(
     config: FakeConfig | None = None,
     clock: AdvanceableClock | None = None,
     *,
-    callback_http: httpx.Client | None = None,
+    callback_http: CallbackHttp | None = None,
     background: bool = False,
 ) -> FastAPI:
     """Build the fake WeCom server.

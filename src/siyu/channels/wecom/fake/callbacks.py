@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from xml.sax.saxutils import escape
 
 import httpx
@@ -61,6 +61,24 @@ def emit(state: FakeState, event: str, change_type: str, fields: list[Field]) ->
     state.outbox.append(PendingEvent(xml, now, event, change_type))
 
 
+class CallbackResponse(Protocol):
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+
+class CallbackHttp(Protocol):
+    """What delivery needs of ``httpx.Client`` (Starlette's ``TestClient`` fits too)."""
+
+    def get(self, url: str, *, params: dict[str, str]) -> CallbackResponse: ...
+
+    def post(
+        self, url: str, *, params: dict[str, str], content: bytes, headers: dict[str, str]
+    ) -> CallbackResponse: ...
+
+
 @dataclass
 class Attempt:
     at: float
@@ -93,7 +111,7 @@ class Delivery:
 class CallbackDispatcher:
     """Queue, deliver and record callbacks for one fake corp."""
 
-    def __init__(self, state: FakeState, http: httpx.Client | None = None) -> None:
+    def __init__(self, state: FakeState, http: CallbackHttp | None = None) -> None:
         self.state = state
         config = state.config
         self._rng = random.Random(config.seed + 1)  # noqa: S311 - nonces of a fake
@@ -103,7 +121,8 @@ class CallbackDispatcher:
             config.corp_id,
             random_source=lambda: "".join(self._rng.choices("0123456789abcdef", k=16)).encode(),
         )
-        self.http = http or httpx.Client(timeout=config.callback_timeout)
+        # an injected client (tests) brings its own timeouts
+        self.http: CallbackHttp = http or httpx.Client(timeout=config.callback_timeout)
         self.deliveries: list[Delivery] = []
         self.verifications: list[dict[str, Any]] = []
         self.verified = False
@@ -137,7 +156,7 @@ class CallbackDispatcher:
         encrypt = self.crypto.encrypt(echo)
         query = {**self._query(encrypt), "echostr": encrypt}
         try:
-            response = self.http.get(url, params=query, timeout=self.state.config.callback_timeout)
+            response = self.http.get(url, params=query)
             ok = response.status_code == 200 and response.content == echo.encode()
             record: dict[str, Any] = {"status": response.status_code, "ok": ok}
         except httpx.HTTPError as exc:
@@ -162,7 +181,6 @@ class CallbackDispatcher:
                 params=query,
                 content=body.encode(),
                 headers={"content-type": "text/xml"},
-                timeout=config.callback_timeout,
             )
             attempt.status = response.status_code
         except httpx.HTTPError as exc:
