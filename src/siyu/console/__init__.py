@@ -55,12 +55,25 @@ def _register_pages() -> None:
         login,
         org,
         overview,
+        proposals,
         settings,
         tokens,
         webhooks,
     )
 
-    for page in (login, overview, customers, junk_keys, org, imports, tokens, webhooks, settings):
+    pages = (
+        login,
+        overview,
+        customers,
+        proposals,
+        junk_keys,
+        org,
+        imports,
+        tokens,
+        webhooks,
+        settings,
+    )
+    for page in pages:
         page.register()
     _pages_registered = True
 

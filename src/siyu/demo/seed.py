@@ -5,16 +5,22 @@ output is deterministic for a given ``seed`` and ``now`` (names, phones, amounts
 ids of generated rows); only ciphertexts, password hashes and the tenant and HQ ids, which the
 tenancy service makes, differ between runs.
 
+Orders leave weak evidence (receiver name, masked phone, city, address), and a few customers are
+near-duplicates of others (see ``demo/shoppers.py``). Once the data is committed, the merge-
+proposal model runs per brand as an operator's "Run now" would, in its own transaction, so the
+review queue opens with proposals; a failure there leaves the seeded data and an empty queue.
+
 Customers, orders and order lines are bulk inserted with Core ``INSERT`` executemany in chunks.
 Phone and email columns encrypt in their type's bind processing, so the rows carry plaintext and
 the blind indexes are computed here.
 
-Progress is reported as ``progress(stage, done, total)`` with stages ``setup``, ``customers``
-and ``orders``, each counting up to its own total.
+Progress is reported as ``progress(stage, done, total)`` with stages ``setup``, ``customers``,
+``identities``, ``orders``, ``evidence`` and ``proposals``, each counting up to its own total.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 import uuid
@@ -28,17 +34,18 @@ from faker import Faker
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from siyu.core.actor import Role
+from siyu.core.actor import Actor, Role
 from siyu.core.clock import SYSTEM_CLOCK
-from siyu.core.db import Database, system_unit_of_work
+from siyu.core.db import Database, system_unit_of_work, unit_of_work
 from siyu.core.errors import Conflict, InvalidInput
 from siyu.core.ids import new_id
 from siyu.customers.models import Customer
 from siyu.demo.brands import SHIGUANG, WARM_HILL, BrandSpec
 from siyu.demo.shoppers import Context, Row, ShopperPlanner, Store
 from siyu.demo.timeline import id_at
+from siyu.identity import proposals
 from siyu.identity.keys import KeyKind, junk_reason, make_key
-from siyu.identity.models import Identity
+from siyu.identity.models import Evidence, Identity
 from siyu.orders.models import Order, OrderLine, OrderStatus
 from siyu.security import service as security
 from siyu.tenancy import service as tenancy
@@ -76,6 +83,8 @@ class DemoSummary:
     order_count: int
     refunded_order_count: int
     partially_refunded_order_count: int
+    proposal_count: int
+    """Merge proposals queued for review from the seeded weak evidence."""
     second_tenant_id: uuid.UUID
     second_tenant_slug: str
     elapsed_seconds: float
@@ -152,7 +161,10 @@ def seed_demo(
             db, Identity, _identity_rows(customer_rows), stage="identities", report=report
         )
         _insert_orders(db, main.plan_orders() + second.plan_orders(), report=report)
+        evidence = main.plan_evidence() + second.plan_evidence()
+        _insert_chunked(db, Evidence, evidence, stage="evidence", report=report)
 
+    proposed = _propose_merges(database, [main.tenant_id, second.tenant_id], report=report)
     summary = DemoSummary(
         tenant_id=main.tenant_id,
         tenant_slug=WARM_HILL.slug,
@@ -170,6 +182,7 @@ def seed_demo(
         order_count=main.order_count,
         refunded_order_count=main.status_counts.get(OrderStatus.REFUNDED, 0),
         partially_refunded_order_count=main.status_counts.get(OrderStatus.PARTIALLY_REFUNDED, 0),
+        proposal_count=proposed[0],
         second_tenant_id=second.tenant_id,
         second_tenant_slug=SHIGUANG.slug,
         elapsed_seconds=round(time.perf_counter() - started, 2),
@@ -233,6 +246,28 @@ def _identity_rows(customer_rows: Sequence[Row]) -> list[Row]:
                 }
             )
     return rows
+
+
+def _propose_merges(
+    database: Database, tenant_ids: Sequence[uuid.UUID], *, report: Progress
+) -> list[int]:
+    """Run the merge-proposal model for each brand; return how many pairs each queued."""
+    proposed = []
+    report("proposals", 0, len(tenant_ids))
+    import siyu.identity.linkage  # noqa: F401 - before the level below: its import sets one too
+
+    splink = logging.getLogger("splink")
+    level = splink.level
+    splink.setLevel(logging.ERROR)  # its training notes would scroll through the progress bars
+    try:
+        for n, tenant_id in enumerate(tenant_ids, start=1):
+            actor = Actor(tenant_id=tenant_id, user_id=None, role=Role.ADMIN, label="siyu demo")
+            with unit_of_work(actor, database=database) as db:
+                proposed.append(proposals.generate_proposals(db, actor).proposed)
+            report("proposals", n, len(tenant_ids))
+    finally:
+        splink.setLevel(level)
+    return proposed
 
 
 def _insert_chunked(

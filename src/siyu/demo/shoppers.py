@@ -1,8 +1,15 @@
-"""Customers and their orders for one demo brand, planned as rows ready for bulk insert."""
+"""Customers and their orders for one demo brand, planned as rows ready for bulk insert.
+
+A few customers are near-duplicates of others (``near_duplicate_count``): the same person again,
+with a phone mistyped in its masked middle digits, so no strong key joins them, and a receiver
+block on their orders that matches or nearly matches the original's. Their weak evidence
+(``plan_evidence``) is what the merge-proposal review queue is for.
+"""
 
 from __future__ import annotations
 
 import random
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -22,6 +29,7 @@ from siyu.demo.brands import (
     StoreSpec,
 )
 from siyu.demo.timeline import TZ, Calendar, id_at
+from siyu.identity.proposals import evidence_row
 from siyu.orders.models import OrderSource, OrderStatus
 from siyu.orders.service import status_for
 from siyu.security.pii import blind_index
@@ -29,6 +37,20 @@ from siyu.security.pii import blind_index
 Row = dict[str, Any]
 _LINE_COUNT_WEIGHTS = {1: 55, 2: 28, 3: 12, 4: 5}
 _AGE_BANDS = ((18, 24, 20), (25, 34, 45), (35, 44, 25), (45, 60, 10))
+_STREETS = (
+    "人民路", "中山路", "解放路", "建设路", "和平路", "新华路", "文化路", "青年路", "胜利路",
+    "长江路", "滨江大道", "环城北路",
+)  # fmt: skip
+_ESTATES = ("阳光花园", "金色家园", "翠苑", "锦绣华庭", "世纪新城", "桂花园", "未来城", "")
+_NEAR_DUPLICATE_VARIANTS = ("prefixed", "unit", "honorific", "moved", "typo")
+"""How a near-duplicate's receiver block differs: the address written after its province and
+city (as some platforms export it), no flat number, 陈女士 for 陈静, a new address, one
+character of the name."""
+
+
+def near_duplicate_count(customers: int) -> int:
+    """How many of a brand's ``customers`` are near-duplicates of others: 1 in 60, 3 to 12."""
+    return 0 if customers < 50 else min(12, max(3, customers // 60))
 
 
 @dataclass
@@ -57,14 +79,29 @@ class Store:
 
 
 @dataclass(frozen=True)
+class _Receiver:
+    """Who the customer's orders go to: the weak evidence they leave."""
+
+    name: str
+    phone: str
+    gender: Gender
+    province: str
+    city: str
+    twin_of: uuid.UUID | None = None
+    """The customer this one nearly duplicates, with ``variant`` saying how it differs."""
+    variant: str = ""
+
+
+@dataclass(frozen=True)
 class _Buyer:
-    """What order generation needs to know about a customer."""
+    """What order and evidence generation need to know about a customer."""
 
     id: uuid.UUID
     created_at: datetime
     store: Store
     owner_id: uuid.UUID | None
     purchases: tuple[tuple[OrderSource, datetime], ...]
+    receiver: _Receiver
 
 
 class ShopperPlanner:
@@ -94,7 +131,8 @@ class ShopperPlanner:
         store_cum = list(accumulate(s.spec.weight for s in self.stores))
         latest = ctx.now - timedelta(hours=2)
         rows = []
-        for _ in range(count):
+        twins = near_duplicate_count(count)
+        for _ in range(count - twins):
             store = rng.choices(self.stores, cum_weights=store_cum)[0]
             channel = self._source()
             created_at = ctx.calendar.pick(
@@ -103,11 +141,86 @@ class ShopperPlanner:
             owner_id = rng.choice(store.guide_ids) if rng.random() < 0.85 else None
             purchases = self._purchases(created_at, channel)
             customer_id = id_at(rng, created_at)
-            self.customers.append(_Buyer(customer_id, created_at, store, owner_id, purchases))
+            row = self._customer_row(customer_id, created_at, store, owner_id, len(purchases))
+            receiver = _Receiver(
+                row["name"], row["phone"], Gender(row["gender"]), row["province"], row["city"]
+            )
+            self.customers.append(
+                _Buyer(customer_id, created_at, store, owner_id, purchases, receiver)
+            )
+            rows.append(row)
+        return rows + self._plan_near_duplicates(twins)
+
+    def _plan_near_duplicates(self, count: int) -> list[Row]:
+        """Return ``count`` customers who are buyers planned before, again.
+
+        Each is another online account of a buyer: no guide, no e-mail or member number, the
+        phone mistyped in a digit that masking hides, and a name and address that match the
+        original's or vary as ``_NEAR_DUPLICATE_VARIANTS`` says.
+        """
+        ctx, rng = self.ctx, self.rng
+        online = [s for s in self._sources if s is not OrderSource.POS]
+        latest = ctx.now - timedelta(hours=2)
+        buyers = [b for b in self.customers if b.purchases]
+        taken: set[uuid.UUID] = set()
+        rows = []
+        for n in range(count):
+            variant = _NEAR_DUPLICATE_VARIANTS[n % len(_NEAR_DUPLICATE_VARIANTS)]
+            free = [b for b in buyers if b.id not in taken]
+            long_names = [b for b in free if len(b.receiver.name) >= 3]
+            original = rng.choice(long_names if variant == "typo" and long_names else free)
+            taken.add(original.id)
+            base = original.receiver
+            name = base.name
+            if variant == "honorific":
+                name = base.name[0] + ("先生" if base.gender is Gender.MALE else "女士")
+            elif variant == "typo" and len(name) >= 3:
+                name = name[:-1] + rng.choice([c for c in "芳敏静丽娜伟强磊" if c != name[-1]])
+            for _ in range(20):  # an online buyer who has bought: a few draws at most
+                created_at = ctx.calendar.pick(rng, ctx.start, latest)
+                purchases = self._purchases(created_at, rng.choice(online))
+                if purchases:
+                    break
+            customer_id = id_at(rng, created_at)
+            phone = self._mistyped(base.phone)
+            receiver = _Receiver(
+                name, phone, base.gender, base.province, base.city, original.id, variant
+            )
+            self.customers.append(
+                _Buyer(customer_id, created_at, original.store, None, purchases, receiver)
+            )
             rows.append(
-                self._customer_row(customer_id, created_at, store, owner_id, len(purchases))
+                {
+                    "tenant_id": self.tenant_id,
+                    "id": customer_id,
+                    "name": name,
+                    "phone": phone,
+                    "phone_bidx": blind_index(self.tenant_id, "phone", phone),
+                    "email": None,
+                    "email_bidx": None,
+                    "gender": base.gender.value,
+                    "birthday_on": None,
+                    "province": base.province,
+                    "city": base.city,
+                    "member_no": None,
+                    "org_unit_id": original.store.id,
+                    "owner_staff_id": None,
+                    "created_at": created_at,
+                    "updated_at": created_at,
+                }
             )
         return rows
+
+    def _mistyped(self, phone: str) -> str:
+        """Return ``phone`` with one of the digits masking hides (4th to 7th) changed."""
+        rng = self.rng
+        while True:
+            at = rng.randrange(3, 7)
+            digit = rng.choice([d for d in "0123456789" if d != phone[at]])
+            typo = phone[:at] + digit + phone[at + 1 :]
+            if typo not in self.ctx.phones:
+                self.ctx.phones.add(typo)
+                return typo
 
     def _source(self) -> OrderSource:
         return self.rng.choices(self._sources, cum_weights=self._source_cum)[0]
@@ -240,6 +353,50 @@ class ShopperPlanner:
             status = OrderStatus(order["status"])
             self.status_counts[status] = self.status_counts.get(status, 0) + 1
         return planned
+
+    def plan_evidence(self) -> list[Row]:
+        """Return one weak-evidence row per buyer: the receiver block of their orders.
+
+        Online orders ship to an address; store purchases leave a name and phone only. Call it
+        after ``plan_customers``: a near-duplicate's address derives from its original's.
+        """
+        addresses: dict[uuid.UUID, str | None] = {}
+        rows = []
+        for buyer in self.customers:
+            if not buyer.purchases:
+                continue
+            r = buyer.receiver
+            shipped = next((s for s, _ in buyer.purchases if s is not OrderSource.POS), None)
+            address = None
+            if shipped is not None:
+                original = addresses.get(r.twin_of) if r.twin_of else None
+                address = self._address(like=original, variant=r.variant)
+                if r.variant == "prefixed" and original is not None:
+                    region = r.city if r.city == r.province else r.province + r.city
+                    address = region + address
+            addresses[buyer.id] = address
+            values = {
+                "name": r.name,
+                "phone": r.phone,
+                "province": r.province,
+                "city": r.city,
+                "address": address,
+            }
+            source = (shipped or OrderSource.POS).value
+            row = evidence_row(self.tenant_id, buyer.id, source, values)
+            if row is not None:
+                rows.append(row | {"created_at": buyer.purchases[0][1]})
+        return rows
+
+    def _address(self, *, like: str | None = None, variant: str = "") -> str:
+        """Return a street address; with ``like``, that one as a near-duplicate writes it."""
+        if like is not None and variant != "moved":
+            return re.sub(r"\d+室$", "", like) if variant == "unit" else like
+        rng = self.rng
+        return (
+            f"{rng.choice(_STREETS)}{rng.randint(1, 999)}号{rng.choice(_ESTATES)}"
+            f"{rng.randint(1, 30)}栋{rng.randint(1, 30)}{rng.randint(1, 4):02d}室"
+        )
 
     def _order(
         self, buyer: _Buyer, source: OrderSource, paid_at: datetime

@@ -12,10 +12,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from siyu.core import bulk
@@ -25,6 +26,8 @@ from siyu.core.errors import Conflict, InvalidInput, NotFound
 from siyu.core.ids import new_id
 from siyu.core.phone import is_masked_phone, mask_phone
 from siyu.customers import service as customers
+from siyu.customers.models import Customer
+from siyu.customers.schemas import CustomerRead
 from siyu.identity.models import (
     Evidence,
     MergeMethod,
@@ -32,8 +35,10 @@ from siyu.identity.models import (
     MergeRecord,
     ProposalStatus,
 )
+from siyu.orders.models import Order
 from siyu.security.pii import blind_index
-from siyu.security.rbac import Perm, require
+from siyu.security.rbac import Perm, has, require
+from siyu.security.scope import scope_to
 
 DEFAULT_THRESHOLD_BP = 9000  # queue pairs with a match probability of 90% or more
 EVIDENCE_FIELDS = ("name", "phone_masked", "province", "city", "address")
@@ -255,3 +260,175 @@ def reject(
     proposal.decided_by = actor.label
     db.flush()
     return proposal
+
+
+REVIEW_PAGE_MAX = 200
+
+
+@dataclass(frozen=True)
+class ProposalParty:
+    """One customer of a proposed pair, as the reviewing actor may see them.
+
+    ``customer`` is masked by role (``customers.present``). ``merged_into_id`` is set once the
+    customer was merged into another (by this proposal or since). ``order_count`` and ``net_fen``
+    (paid minus refunded, all time) are ``None`` when the actor may not read orders or the
+    customer was merged away (its orders moved to the survivor).
+    """
+
+    customer: CustomerRead
+    merged_into_id: uuid.UUID | None
+    order_count: int | None
+    net_fen: int | None
+
+    @property
+    def is_active(self) -> bool:
+        return self.merged_into_id is None
+
+
+@dataclass(frozen=True)
+class ProposalReview:
+    """A merge proposal with both customers, for a reviewer deciding it.
+
+    ``evidence`` maps each compared field to the level the best record pair reached
+    (``exact``, ``last4``, ``jaro_winkler>=0.95``, ``else``…); fields neither side had are left
+    out. ``match_weight`` is log2 of the posterior odds (``None`` for proposals without it).
+    """
+
+    id: uuid.UUID
+    status: ProposalStatus
+    probability_bp: int
+    evidence: dict[str, str]
+    match_weight: float | None
+    created_at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+    left: ProposalParty
+    right: ProposalParty
+
+    @property
+    def is_decidable(self) -> bool:
+        """Whether it can still be accepted: pending, and neither customer merged since."""
+        return (
+            self.status == ProposalStatus.PENDING and self.left.is_active and self.right.is_active
+        )
+
+
+@dataclass(frozen=True)
+class ReviewQueue:
+    items: list[ProposalReview]
+    total: int
+    """Proposals matching the filters in the actor's scope (``items`` holds at most ``limit``)."""
+
+
+def _scoped_customer_ids(actor: Actor) -> Select[uuid.UUID]:
+    """Ids of customers in the actor's data scope, merged ones included (for decided pairs)."""
+    stmt = select(Customer.id).where(Customer.tenant_id == actor.tenant_id)
+    return scope_to(
+        actor, stmt, org_unit_col=Customer.org_unit_id, owner_col=Customer.owner_staff_id
+    )
+
+
+def _order_totals(
+    db: Session, customer_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, int]]:
+    """Order count and net fen per customer, in one grouped query.
+
+    ``orders.customer_summary`` answers for one customer at a time (two queries each); a review
+    page shows up to ``2 * REVIEW_PAGE_MAX`` customers, so the totals are read in one query here.
+    """
+    if not customer_ids:
+        return {}
+    rows = db.execute(
+        select(
+            Order.customer_id,
+            func.count(),
+            func.coalesce(func.sum(Order.paid_fen - Order.refunded_fen), 0),
+        )
+        .where(Order.customer_id.in_(set(customer_ids)))
+        .group_by(Order.customer_id)
+    )
+    return {cid: (int(count), int(net)) for cid, count, net in rows if cid is not None}
+
+
+def _shown_evidence(evidence: dict[str, Any]) -> tuple[dict[str, str], float | None]:
+    fields = evidence.get("fields")
+    shown = (
+        {str(k): str(v) for k, v in fields.items() if v != "null"}
+        if isinstance(fields, dict)
+        else {}
+    )
+    weight = evidence.get("match_weight")
+    return shown, float(weight) if isinstance(weight, int | float) else None
+
+
+def review_queue(
+    db: Session,
+    actor: Actor,
+    *,
+    status: ProposalStatus | None = ProposalStatus.PENDING,
+    min_probability_bp: int = 0,
+    limit: int = 50,
+) -> ReviewQueue:
+    """Return proposals with both customers' display data, for the console's review queue.
+
+    Only proposals whose two customers are both in the actor's data scope are listed. Pending
+    proposals come most probable first; decided ones (``status`` accepted or rejected) most
+    recently decided first. Phones and e-mails are masked unless the role reads PII.
+    """
+    require(actor, Perm.CUSTOMERS_READ)
+    if not 0 <= min_probability_bp <= 10_000:
+        raise InvalidInput(
+            f"minimum probability {min_probability_bp} is out of range",
+            hint="use basis points from 0 to 10000 (9000 = 90%)",
+        )
+    if not 1 <= limit <= REVIEW_PAGE_MAX:
+        raise InvalidInput(
+            f"limit {limit} is out of range", hint=f"ask for 1 to {REVIEW_PAGE_MAX} proposals"
+        )
+    in_scope = _scoped_customer_ids(actor)
+    stmt = select(MergeProposal).where(
+        MergeProposal.left_customer_id.in_(in_scope),
+        MergeProposal.right_customer_id.in_(in_scope),
+        MergeProposal.probability_bp >= min_probability_bp,
+    )
+    if status is not None:
+        stmt = stmt.where(MergeProposal.status == status)
+    total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    if status in (ProposalStatus.ACCEPTED, ProposalStatus.REJECTED):
+        stmt = stmt.order_by(MergeProposal.decided_at.desc(), MergeProposal.id.desc())
+    else:
+        stmt = stmt.order_by(MergeProposal.probability_bp.desc(), MergeProposal.id)
+    found = list(db.scalars(stmt.limit(limit)))
+    ids = {cid for p in found for cid in (p.left_customer_id, p.right_customer_id)}
+    people = list(db.scalars(select(Customer).where(Customer.id.in_(ids)))) if ids else []
+    shown = dict(zip((c.id for c in people), customers.present(db, actor, people), strict=True))
+    merged_into = {c.id: c.merged_into_id for c in people}
+    reads_orders = has(actor, Perm.ORDERS_READ)
+    active = [c.id for c in people if c.merged_into_id is None]
+    totals = _order_totals(db, active) if reads_orders else {}
+
+    def party(customer_id: uuid.UUID) -> ProposalParty:
+        merged = merged_into[customer_id]
+        if not reads_orders or merged is not None:
+            return ProposalParty(shown[customer_id], merged, None, None)
+        count, net = totals.get(customer_id, (0, 0))
+        return ProposalParty(shown[customer_id], merged, count, net)
+
+    items = []
+    for p in found:
+        evidence, weight = _shown_evidence(p.evidence or {})
+        items.append(
+            ProposalReview(
+                id=p.id,
+                status=ProposalStatus(p.status),
+                probability_bp=p.probability_bp,
+                evidence=evidence,
+                match_weight=weight,
+                created_at=p.created_at,
+                decided_at=p.decided_at,
+                decided_by=p.decided_by,
+                left=party(p.left_customer_id),
+                right=party(p.right_customer_id),
+            )
+        )
+    return ReviewQueue(items=items, total=total)
