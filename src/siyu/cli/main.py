@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from siyu.cli import admin, config, customers, db, identity, imports, server, tenant, webhooks
+from siyu.cli.wecom import fake_wecom
 from siyu.core.errors import AppError
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app.add_typer(config.app, name="config")
 app.add_typer(imports.app, name="import")
 app.add_typer(customers.app, name="customers")
 app.add_typer(identity.app, name="identity")
+app.command("fake-wecom")(fake_wecom)
 app.add_typer(webhooks.app, name="webhook")
 
 err = Console(stderr=True)

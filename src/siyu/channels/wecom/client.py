@@ -169,7 +169,8 @@ class WeComClient:
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         # an injected client brings its own timeouts; ours uses RetryPolicy.timeout
-        self._http: HttpClient = http or httpx.Client(timeout=self.retry.timeout)
+        self._own_http = httpx.Client(timeout=self.retry.timeout) if http is None else None
+        self._http: HttpClient = http or self._own_http  # type: ignore[assignment]  # set above
         self._clock = clock
         self._sleep = sleep
         self._tokens = tokens or TokenCache()
@@ -177,6 +178,17 @@ class WeComClient:
         self._jitter = jitter
         digest = hashlib.sha256(self._secret.get_secret_value().encode()).hexdigest()[:16]
         self._key = (self.base_url, corp_id, digest)
+
+    def close(self) -> None:
+        """Close the HTTP client if this client created it."""
+        if self._own_http is not None:
+            self._own_http.close()
+
+    def __enter__(self) -> WeComClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return f"WeComClient(corp_id={self.corp_id!r}, base_url={self.base_url!r}, secret=***)"

@@ -168,6 +168,7 @@ def create_fake_app(
         stop.set()
         if ticker is not None:
             ticker.join(timeout=5)
+        fake.dispatcher.close()
 
     app = FastAPI(title="fake WeCom", lifespan=lifespan, openapi_url="/_fake/openapi.json")
     app.state.fake = fake

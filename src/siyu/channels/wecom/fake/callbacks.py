@@ -122,7 +122,8 @@ class CallbackDispatcher:
             random_source=lambda: "".join(self._rng.choices("0123456789abcdef", k=16)).encode(),
         )
         # an injected client (tests) brings its own timeouts
-        self.http: CallbackHttp = http or httpx.Client(timeout=config.callback_timeout)
+        self._own_http = httpx.Client(timeout=config.callback_timeout) if http is None else None
+        self.http: CallbackHttp = http or self._own_http  # type: ignore[assignment]  # set above
         self.deliveries: list[Delivery] = []
         self.verifications: list[dict[str, Any]] = []
         self.verified = False
@@ -216,6 +217,10 @@ class CallbackDispatcher:
                     self._attempt(url, delivery)
         finally:
             self._flushing.release()
+
+    def close(self) -> None:
+        if self._own_http is not None:
+            self._own_http.close()
 
     def redeliver(self, delivery_id: int) -> None:
         """Queue a delivered event once more, unchanged (WeCom may send duplicates)."""
