@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from siyu.channels.wecom.fake import contacts, groups, messages, transfers
+from siyu.channels.wecom.fake import contacts, groups, messages, tags, transfers, ways
 from siyu.channels.wecom.fake.call import Call, Routes
 from siyu.channels.wecom.fake.callbacks import CallbackDispatcher, CallbackHttp
 from siyu.channels.wecom.fake.config import FakeConfig
@@ -25,7 +25,14 @@ from siyu.channels.wecom.fake.limits import FakeLimits, Faults
 from siyu.channels.wecom.fake.state import AdvanceableClock, FakeState, IssuedToken, OffsetClock
 from siyu.channels.wecom.fake.wire import Body, WeComFault, errmsg, parse_body
 
-ROUTES: Routes = {**contacts.ROUTES, **messages.ROUTES, **groups.ROUTES, **transfers.ROUTES}
+ROUTES: Routes = {
+    **contacts.ROUTES,
+    **tags.ROUTES,
+    **ways.ROUTES,
+    **messages.ROUTES,
+    **groups.ROUTES,
+    **transfers.ROUTES,
+}
 
 
 class FakeWeCom:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 
-from siyu.channels.wecom.fake import contacts, groups, messages, transfers
+from siyu.channels.wecom.fake import contacts, groups, messages, tags, transfers, ways
 from siyu.channels.wecom.fake.app import FakeWeCom
 from siyu.channels.wecom.fake.limits import Fault
 from siyu.channels.wecom.fake.state import Member
@@ -106,7 +106,7 @@ def scan_contact_way(config_id: str, fake: FakeDep, payload: Payload = None) -> 
     fields = Fields(payload or {})
     return _run(
         fake,
-        lambda: contacts.simulate_scan(
+        lambda: ways.simulate_scan(
             fake.state,
             config_id,
             external_userid=fields.text("external_userid"),
@@ -159,7 +159,7 @@ def interact(fake: FakeDep, payload: Payload = None) -> Any:
 @router.post("/tags/console")
 def console_tag(fake: FakeDep, payload: Payload = None) -> Any:
     """The admin edits corp tags in the console: ``action`` create/update/delete/shuffle."""
-    return _run(fake, lambda: contacts.simulate_console_tag(fake.state, Fields(payload or {})))
+    return _run(fake, lambda: tags.simulate_console_tag(fake.state, Fields(payload or {})))
 
 
 @router.post("/groups")
