@@ -15,7 +15,7 @@ import structlog
 from siyu.channels.wecom import errors as e
 from siyu.channels.wecom.client import RetryPolicy, TokenCache, WeComClient
 from siyu.channels.wecom.ratelimit import ApiLimiter, RateLimits, SlidingWindow
-from siyu.channels.wecom.schemas import Link, SendStatus, TransferStatus
+from siyu.channels.wecom.schemas import Link, NewTag, SendStatus, TransferStatus
 from siyu.core.clock import FixedClock
 
 SECRET = "s3cr3t-app-secret-value"
@@ -412,3 +412,172 @@ def test_retry_policy_is_configurable() -> None:
     with pytest.raises(e.SystemBusy):
         client.get_follow_user_list()
     assert len(rec.calls("externalcontact/get_follow_user_list")) == 1
+
+
+REQUEST_SHAPES: list[tuple[str, Callable[[WeComClient], object], dict[str, Any], Any]] = [
+    (
+        "externalcontact/add_contact_way",
+        lambda c: c.add_contact_way(
+            type=2, scene=2, state="store-001", user=["a", "b"], party=[3], skip_verify=False
+        ),
+        {
+            "type": 2,
+            "scene": 2,
+            "state": "store-001",
+            "user": ["a", "b"],
+            "party": [3],
+            "skip_verify": False,
+        },
+        {"config_id": "42b34949e138eb6e027c123cba77fad7", "qr_code": "http://p.qpic.cn/x"},
+    ),
+    (
+        "externalcontact/update_contact_way",
+        lambda c: c.update_contact_way("cfg", state="s2", user=["a"]),
+        {"config_id": "cfg", "state": "s2", "user": ["a"]},
+        {},
+    ),
+    (
+        "externalcontact/get_contact_way",
+        lambda c: c.get_contact_way("cfg"),
+        {"config_id": "cfg"},
+        {"contact_way": {"config_id": "cfg", "type": 1, "scene": 2, "state": "s"}},
+    ),
+    (
+        "externalcontact/list_contact_way",
+        lambda c: c.list_contact_way(start_time=1, end_time=2, limit=1000),
+        {"start_time": 1, "end_time": 2, "limit": 1000},
+        {"contact_way": [{"config_id": "cfg"}], "next_cursor": ""},
+    ),
+    (
+        "externalcontact/send_welcome_msg",
+        lambda c: c.send_welcome_msg("CODE", text="欢迎", attachments=[Link(title="t", url="u")]),
+        {
+            "welcome_code": "CODE",
+            "text": {"content": "欢迎"},
+            "attachments": [{"msgtype": "link", "link": {"title": "t", "url": "u"}}],
+        },
+        {},
+    ),
+    (
+        "externalcontact/get_corp_tag_list",
+        lambda c: c.get_corp_tag_list(group_ids=["etG"]),
+        {"group_id": ["etG"]},
+        {
+            "tag_group": [
+                {"group_id": "etG", "group_name": "g", "tag": [{"id": "etT", "name": "t"}]}
+            ]
+        },
+    ),
+    (
+        "externalcontact/add_corp_tag",
+        lambda c: c.add_corp_tag([NewTag(name="金卡", order=2)], group_name="会员", order=1),
+        {"group_name": "会员", "order": 1, "tag": [{"name": "金卡", "order": 2}]},
+        {
+            "tag_group": {
+                "group_id": "etG",
+                "group_name": "会员",
+                "tag": [{"id": "etT", "name": "金卡"}],
+            }
+        },
+    ),
+    (
+        "externalcontact/edit_corp_tag",
+        lambda c: c.edit_corp_tag("etT", name="银卡"),
+        {"id": "etT", "name": "银卡"},
+        {},
+    ),
+    (
+        "externalcontact/del_corp_tag",
+        lambda c: c.del_corp_tag(tag_ids=["etT"]),
+        {"tag_id": ["etT"]},
+        {},
+    ),
+    (
+        "externalcontact/mark_tag",
+        lambda c: c.mark_tag("u", "wm", add_tag=["etA"], remove_tag=["etB"]),
+        {"userid": "u", "external_userid": "wm", "add_tag": ["etA"], "remove_tag": ["etB"]},
+        {},
+    ),
+    (
+        "externalcontact/get_groupmsg_list_v2",
+        lambda c: c.get_groupmsg_list_v2(
+            chat_type="single", start_time=1, end_time=2, filter_type=1
+        ),
+        {"chat_type": "single", "start_time": 1, "end_time": 2, "filter_type": 1},
+        {
+            "group_msg_list": [
+                {"msgid": "m", "create_type": 1, "creator": "u", "text": {"content": "hi"}}
+            ],
+            "next_cursor": "",
+        },
+    ),
+    (
+        "externalcontact/remind_groupmsg_send",
+        lambda c: c.remind_groupmsg_send("m"),
+        {"msgid": "m"},
+        {},
+    ),
+    (
+        "externalcontact/cancel_groupmsg_send",
+        lambda c: c.cancel_groupmsg_send("m"),
+        {"msgid": "m"},
+        {},
+    ),
+    (
+        "externalcontact/groupchat/list",
+        lambda c: c.groupchat_list(limit=10, status_filter=1, owner_userids=["u"]),
+        {"status_filter": 1, "owner_filter": {"userid_list": ["u"]}, "limit": 10},
+        {"group_chat_list": [{"chat_id": "wrA", "status": 1}], "next_cursor": ""},
+    ),
+    (
+        "externalcontact/groupchat/get",
+        lambda c: c.groupchat_get("wrA", need_name=True),
+        {"chat_id": "wrA", "need_name": 1},
+        {
+            "group_chat": {
+                "chat_id": "wrA",
+                "name": "g",
+                "owner": "u",
+                "member_list": [
+                    {"userid": "wmA", "type": 2, "join_scene": 3, "invitor": {"userid": "u"}}
+                ],
+                "admin_list": [{"userid": "u"}],
+            }
+        },
+    ),
+    (
+        "externalcontact/resigned/transfer_customer",
+        lambda c: c.resigned_transfer_customer("gone", "u", ["wmA"]),
+        {"handover_userid": "gone", "takeover_userid": "u", "external_userid": ["wmA"]},
+        {"customer": [{"external_userid": "wmA", "errcode": 40097}]},
+    ),
+    (
+        "externalcontact/get_unassigned_list",
+        lambda c: c.get_unassigned_list(cursor="C", page_size=1000),
+        {"cursor": "C", "page_size": 1000},
+        {
+            "info": [{"handover_userid": "gone", "external_userid": "wmA", "dimission_time": 1}],
+            "is_last": True,
+            "next_cursor": "",
+        },
+    ),
+    (
+        "externalcontact/groupchat/onjob_transfer",
+        lambda c: c.groupchat_transfer(["wrA"], "u", on_job=True),
+        {"chat_id_list": ["wrA"], "new_owner": "u"},
+        {"failed_chat_list": [{"chat_id": "wrA", "errcode": 90504, "errmsg": "x"}]},
+    ),
+]
+
+
+@pytest.mark.parametrize(("api", "call", "body", "answer"), REQUEST_SHAPES)
+def test_request_bodies_use_the_spec_field_names(
+    api: str, call: Callable[[WeComClient], object], body: dict[str, Any], answer: Any
+) -> None:
+    rec = Recorder(**{api.replace("/", "__"): [{**OK, **answer}]})
+    client, _, _ = make_client(rec)
+    result = call(client)
+    (request,) = rec.calls(api)
+    assert request.method == "POST"
+    assert json.loads(request.content) == body
+    assert (result is None) == (answer == {})  # typed results for data, None for errcode-only
