@@ -184,6 +184,8 @@ def test_contact_way_validation(wire: Wire) -> None:
     assert_error(post({"type": 1, "scene": 1, "style": 9, "user": ["zhangsan"]}), 41042)
     assert_error(post({"type": 1, "scene": 2, "user": ["zhangsan"], "state": "s" * 31}), 40058)
     assert_error(post({"type": 1, "scene": 2, "user": ["zhangsan"], "remark": "r" * 31}), 40058)
+    assert_error(post({"type": 2, "scene": 2, "user": ["zhangsan"], "party": ["x"]}), 40058)
+    assert_error(post({"type": 1, "scene": 2, "user": ["zhangsan"], "party": [1]}), 40058)
     many = [f"m{i}" for i in range(101)]
     assert_error(post({"type": 2, "scene": 2, "user": many}), 41041)
     wire.control("members", {"userid": "inactive", "active": False})

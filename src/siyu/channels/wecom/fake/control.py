@@ -248,7 +248,10 @@ def add_fault(fake: FakeDep, payload: Payload = None) -> Any:
     """Schedule ``count`` faults (``kind`` busy/http/delay) for ``api`` or set ``busy_fraction``."""
     fields = Fields(payload or {})
     if fields.has("busy_fraction"):
-        fake.faults.busy_fraction = float(fields.data["busy_fraction"])
+        fraction = fields.data["busy_fraction"]
+        if not isinstance(fraction, int | float) or not 0 <= fraction <= 1:
+            return JSONResponse({"detail": "busy_fraction must be in [0, 1]"}, status_code=400)
+        fake.faults.busy_fraction = float(fraction)
         return {"ok": True}
     kind = fields.req("kind")
     if kind not in ("busy", "http", "delay"):
@@ -259,7 +262,7 @@ def add_fault(fake: FakeDep, payload: Payload = None) -> Any:
             api=fields.text("api", default="*") or "*",
             remaining=fields.integer("count", 1),
             status=fields.integer("status", 503),
-            delay=float(fields.data.get("delay", 0.0)),
+            delay=float(fields.data.get("delay") or 0.0),
         )
     )
     return {"ok": True}

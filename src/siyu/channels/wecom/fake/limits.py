@@ -20,6 +20,7 @@ class FakeLimits:
         self.config = config
         self._counts: Counter[tuple[str, str, str, int]] = Counter()
         self._in_flight: Counter[str] = Counter()
+        self._hour = -1
         self._lock = threading.Lock()
 
     def over(self, api: str, ip: str, now: float) -> bool:
@@ -37,6 +38,12 @@ class FakeLimits:
         ]
         blocked = False
         with self._lock:
+            hour = int(now // 3600)
+            if hour != self._hour:  # forget windows that have ended
+                self._hour = hour
+                self._counts = Counter(
+                    {k: v for k, v in self._counts.items() if (k[3] + 1) * int(k[2]) > now}
+                )
             for scope, who, seconds, limit in checks:
                 key = (scope, who + "|" + api, str(seconds), int(now // seconds))
                 self._counts[key] += 1

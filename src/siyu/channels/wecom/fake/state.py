@@ -327,6 +327,8 @@ class FakeState:
         chunk = items[offset : offset + limit]
         if offset + limit >= len(items):
             return chunk, ""
+        for stale in [k for k, c in self._cursors.items() if c.expires_at < now]:
+            del self._cursors[stale]
         token = self.new_id("", 40)
         expires = now + self.config.cursor_ttl
         self._cursors[token] = _CursorState(key, items, offset + limit, expires)

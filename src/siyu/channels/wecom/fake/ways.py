@@ -32,7 +32,9 @@ def _way_member(state: FakeState, userid: str) -> Member:
 
 def _way_users(state: FakeState, body: Body, way_type: int) -> tuple[list[str], list[int]]:
     users = body.texts("user")
-    party = [int(p) for p in body.items("party")]
+    party = body.items("party")
+    if not all(isinstance(p, int) and not isinstance(p, bool) for p in party):
+        raise WeComFault(40058, "party must hold department ids")
     if party and way_type != 2:
         raise WeComFault(40058, "party is only for type 2")
     if len(users) + len(party) > 100:
