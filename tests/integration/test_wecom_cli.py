@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from siyu.channels.wecom import errors as e
 from siyu.channels.wecom.callbacks import create_callback_router
-from siyu.channels.wecom.client import RetryPolicy, WeComClient
+from siyu.channels.wecom.client import RetryPolicy, TokenCache, WeComClient
 from siyu.channels.wecom.crypto import WeComCrypto
 from siyu.channels.wecom.events import CallbackEvent, ExternalContactAdded
 from siyu.channels.wecom.fake.app import create_fake_app
@@ -105,8 +105,8 @@ def test_real_sockets_client_callbacks_and_timeouts() -> None:
         config.callback_url = f"http://127.0.0.1:{receiver_port}/wecom/callback"
         with serving(create_fake_app(config, background=True)) as port:
             base = f"http://127.0.0.1:{port}"
-            policy = RetryPolicy(timeout=0.2, backoff_base=0.01)
-            client = WeComClient(DEFAULT_CORP_ID, "secret-b", base_url=base, retry=policy)
+            tokens = TokenCache()
+            client = WeComClient(DEFAULT_CORP_ID, "secret-b", base_url=base, tokens=tokens)
             stack.callback(client.close)
             assert client.get_follow_user_list() == ["zhangsan"]
             way = client.add_contact_way(type=1, scene=2, state="shop-7", user=["zhangsan"])
@@ -117,11 +117,16 @@ def test_real_sockets_client_callbacks_and_timeouts() -> None:
             assert event.state == "shop-7"
             assert event.welcome_code
             client.send_welcome_msg(event.welcome_code, text="hi")
-            fault = {"kind": "delay", "delay": 0.5, "api": "externalcontact/add_msg_template"}
+            policy = RetryPolicy(timeout=0.5, backoff_base=0.01)
+            hasty = WeComClient(
+                DEFAULT_CORP_ID, "secret-b", base_url=base, tokens=tokens, retry=policy
+            )
+            stack.callback(hasty.close)
+            fault = {"kind": "delay", "delay": 1.5, "api": "externalcontact/add_msg_template"}
             control.post("/_fake/faults", json=fault).raise_for_status()
             with pytest.raises(e.WeComTransportError) as timed_out:
-                client.add_msg_template(sender="zhangsan", text="not retried: may have been sent")
+                hasty.add_msg_template(sender="zhangsan", text="not retried: may have been sent")
             assert timed_out.value.sent
-            fault = {"kind": "delay", "delay": 0.5, "api": "externalcontact/get_follow_user_list"}
+            fault = {"kind": "delay", "delay": 1.5, "api": "externalcontact/get_follow_user_list"}
             control.post("/_fake/faults", json=fault).raise_for_status()
-            assert client.get_follow_user_list() == ["zhangsan"]  # idempotent: retried
+            assert hasty.get_follow_user_list() == ["zhangsan"]  # idempotent: retried

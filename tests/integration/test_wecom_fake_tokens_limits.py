@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -106,8 +107,10 @@ def test_concurrency_cap_answers_45033() -> None:
         )
     )
     thread.start()
+    deadline = time.monotonic() + 10
     while not wire.fake.limits._in_flight["externalcontact/remark"]:
-        threading.Event().wait(0.005)
+        assert time.monotonic() < deadline, "the slow call never started"
+        time.sleep(0.005)
     assert_error(wire.post("externalcontact/remark", body, token=token), 45033)
     thread.join()
     assert slow == [0]
