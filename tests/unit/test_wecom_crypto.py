@@ -27,78 +27,23 @@ from siyu.channels.wecom.crypto import (
     xml_field,
 )
 from siyu.channels.wecom.errors import CallbackRejected
-
-# Set A (wechatpy's CryptoTestCase)
-A_TOKEN, A_KEY, A_CORP = (
-    "123456",
-    "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR",
-    "wx49f0ab532d5d035a",
-)
-A1_ECHO = "4ByGGj+sVCYcvGeQYhaKIk1o0pQRNbRjxybjTGblXrBaXlTXeOo1+bXFXDQQb1o6co6Yh9Bv41n7hOchLF6p+Q=="
-A2_ENCRYPT = (
-    "RgqEoJj5A4EMYlLvWO1F86ioRjZfaex/gePD0gOXTxpsq5Yj4GNglrBb8I2BAJVODGajiFnXBu7mCPatfjsu6IHCrsTy"
-    "eDXzF6Bv283dGymzxh6ydJRvZsryDyZbLTE7rhnus50qGPMfp2wASFlzEgMW9z1ef/RD8XzaFYgm7iTdaXpXaG4+BiYy"
-    "olBug/gYNx410cvkKR2/nPwBiT+P4hIiOAQqGp/TywZBtDh1yCF2KOd0gpiMZ5jSw3e29mTvmUHzkVQiMS6td7vXUaWO"
-    "MZnYZlF3So2SjHnwh4jYFxdgpkHHqIrH/54SNdshoQgWYEvccTKe7FS709/5t6NMxuGhcUGAPOQipvWTT4dShyqio7ml"
-    "sl5noTrb++x6En749zCpQVhDpbV6GDnTbcX2e8K9QaNWHp91eBdCRxthuL0="
-)
-A2_MSG = (
-    b"<xml><ToUserName><![CDATA[wx49f0ab532d5d035a]]></ToUserName>\n"
-    b"<FromUserName><![CDATA[messense]]></FromUserName>\n<CreateTime>1411525903</CreateTime>\n"
-    b"<MsgType><![CDATA[text]]></MsgType>\n<Content><![CDATA[test]]></Content>\n"
-    b"<MsgId>4363689963896700987</MsgId>\n<AgentID>1</AgentID>\n</xml>"
-)
-A3_MSG = (
-    b"<xml>\n<MsgType><![CDATA[text]]></MsgType>\n<Content><![CDATA[test]]></Content>\n"
-    b"<FromUserName><![CDATA[wx49f0ab532d5d035a]]></FromUserName>\n"
-    b"<ToUserName><![CDATA[messense]]></ToUserName>\n<AgentID>1</AgentID>\n"
-    b"<CreateTime>1411525903</CreateTime>\n</xml>"
-)
-A3_ENCRYPT = (
-    "9s4gMv99m88kKTh/H8IdkOiMg6bisoy3ypwy9H4hvSPe9nsGaqyw5hhSjdYbcrKk+j3nba4HMOTzHrluLBYqxgNcBqGs"
-    "L8GqxlhZgURnAtObvesEl5nZ+uBE8bviY0LWke8Zy9V/QYKxNV2FqllNXcfmstttyIkMKCCmVbCFM2JTF5wY0nFhHZSj"
-    "PUL2Q1qvSUCUld+/WIXrx0oyKQmpB6o8NRrrNrsDf03oxI1p9FxUgMnwKKZeOA/uu+2IEvEBtb7muXsVbwbgX05UPPJv"
-    "FurDXafG0RQyPR+mf1nDnAtQmmNOuiR5MIkdQ39xn1vWwi1O5oazPoQJz0nTYjxxEE8kv3kFxtAGVRe3ypD3WeK2XeFY"
-    "FMNMpatF9XiKzHo3"
-)
-# Set B (Tencent's WXBizMsgCrypt sample)
-B_TOKEN, B_KEY, B_CORP = (
-    "QDG6eK",
-    "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
-    "wx5823bf96d3bd56c7",
-)
-B1_ECHO = "P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ=="
-B2_ENCRYPT = (
-    "RypEvHKD8QQKFhvQ6QleEB4J58tiPdvo+rtK1I9qca6aM/wvqnLSV5zEPeusUiX5L5X/0lWfrf0QADHHhGd3Qczcd"
-    "CUpj911L3vg3W/sYYvuJTs3TUUkSUXxaccAS0qhxchrRYt66wiSpGLYL42aM6A8dTT+6k4aSknmPj48kzJs8qLjvd4X"
-    "gpue06DOdnLxAUHzM6+kDZ+HMZfJYuR+LtwGc2hgf5gsijff0ekUNXZiqATP7PF5mZxZ3Izoun1s4zG4LUMnvw2r+Kq"
-    "CKIw+3IQH03v+BCA9nMELNqbSf6tiWSrXJB3LAVGUcallcrw8V2t9EL4EhzJWrQUax5wLVMNS0+rUPA3k22Ncx4XXZS"
-    "9o0MBH27Bo6BpNelZpS+/uh9KsNlY6bHCmJU9p8g7m3fVKn28H3KDYA5Pl/T8Z1ptDAVe0lXdQ2YoyyH2uyPIGHBZZI"
-    "s2pDBS8R07+qN+E7Q=="
-)
-B2_MSG = (
-    b"<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName>\n"
-    b"<FromUserName><![CDATA[mycreate]]></FromUserName>\n<CreateTime>1409659813</CreateTime>\n"
-    b"<MsgType><![CDATA[text]]></MsgType>\n<Content><![CDATA[hello]]></Content>\n"
-    b"<MsgId>4561255354251345929</MsgId>\n<AgentID>218</AgentID>\n</xml>"
-)
-C_MSG = (
-    b"<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName><FromUserName><![CDATA[sys]]>"
-    b"</FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType>"
-    b"<Event><![CDATA[change_external_contact]]></Event><ChangeType><![CDATA[add_external_contact]]>"
-    b"</ChangeType><UserID><![CDATA[zhangsan]]></UserID><ExternalUserID>"
-    b"<![CDATA[wmSiyuTestExternalUser0000000001]]></ExternalUserID><State><![CDATA[store-001]]>"
-    b"</State><WelcomeCode><![CDATA[WELCOMECODE001]]></WelcomeCode></xml>"
-)
-C_ENCRYPT = (
-    "sKqRbbiSUnDhFHOvPjtUMYooFpP+MQi6eKcmwO7b0EYRr7W8xHE2qYoQSe7hTOV0xp5/S/2ozZgD2W1stbcgahASx5EY"
-    "o1aed3OU+FFvpqf5j09DnbJp5bR6La2OwQ4NdoQzFB0LEVICSwiKFG0B4FXyepv6X+kzoZgcvTma63scYLfVwCGa2P5d"
-    "gjlN4n3KcjkiOF3yOGD4QQzUh9FnEYMC1zlPPh5dahJwUMDijIBeMhnhUXTQF2FMwW9+XMJTr4xYp8QNmUdNA45rvp5V"
-    "oru6v2xOUIg/tla8FvUwM0jA3ql4civzU3zGnqhDmYmKPJFeKBc2Pzzv5x+xFEJdEThwocEZce4Xkq0yGkdJsNk/6/6m"
-    "gexv4ujEdghSHKSNNdd1y4wxX+cEsLp+rLZwhu+NSoTZbm79DUj4l7MCMAicPnQpfDz65itixj2ZVMtaYKVqcGrCKcSj"
-    "i7YIuUrLqdgIonkag0JLZSQ2PPmsaLVQUm2wOXurB6AWT5VqqZnA8dafvQL9l2KVsss8bWtqZFYi26bhaLAaR7SF36q7"
-    "iXtQrEWaLdTCz10QdOqJ91Lj6Tnx3XrPDloKQ2LTZv54jyBrvwbYa6lGOH437qegfrhRsD5mj0sLHAnjyjFR1oAcm6Bb"
-    "ssj+DXlnZSp54tiwjaMgR+khL37qEPAidg4FeKCkF7SwiG7g/naDqOKvVZUo+r8swy4Tg3VAcpLQ6oUc4A=="
+from tests.fixtures.wecom.vectors import (
+    A1_ECHO,
+    A2_ENCRYPT,
+    A2_MSG,
+    A3_ENCRYPT,
+    A3_MSG,
+    A_CORP,
+    A_KEY,
+    A_TOKEN,
+    B1_ECHO,
+    B2_ENCRYPT,
+    B2_MSG,
+    B_CORP,
+    B_KEY,
+    B_TOKEN,
+    C_ENCRYPT,
+    C_MSG,
 )
 
 

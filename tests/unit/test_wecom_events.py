@@ -33,7 +33,17 @@ from siyu.channels.wecom.events import (
     UnknownEvent,
     parse_event,
 )
-from tests.unit.test_wecom_crypto import A1_ECHO, A_CORP, A_KEY, A_TOKEN, B2_ENCRYPT, B2_MSG
+from tests.fixtures.wecom.vectors import (
+    A1_ECHO,
+    A_CORP,
+    A_KEY,
+    A_TOKEN,
+    B2_ENCRYPT,
+    B2_MSG,
+    B_CORP,
+    B_KEY,
+    B_TOKEN,
+)
 
 ENVELOPE = (
     "<ToUserName><![CDATA[ww_corp_id]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName>"
@@ -196,8 +206,6 @@ def test_http_get_answers_bare_plaintext_for_percent_encoded_a1() -> None:
 
 
 def test_http_post_b2_is_accepted_and_a_forged_one_is_not() -> None:
-    from tests.unit.test_wecom_crypto import B_CORP, B_KEY, B_TOKEN
-
     client, received = _receiver(WeComCrypto(B_TOKEN, B_KEY, B_CORP))
     body = (
         "<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName>"
