@@ -35,7 +35,8 @@ class Retry(StrEnum):
     """What a client should do about an errcode (spec §2, §5, §3.5)."""
 
     NEVER = "never"  # a request or configuration problem: surface it
-    REFRESH_TOKEN = "refresh"  # noqa: S105 - not a secret  # 40014 / 42001: fetch a new token, retry once
+    # 40014 / 42001: fetch a new token, retry once
+    REFRESH_TOKEN = "refresh"  # noqa: S105 - a retry kind, not a secret
     BACKOFF = "backoff"  # -1, 41063: retry a few times with a growing delay
     RATE_LIMIT = "rate_limit"  # 45009 / 45033: wait for the window, then retry
 

@@ -157,13 +157,12 @@ def simulate_console_tag(state: FakeState, body: Body) -> dict[str, Any]:
         emit(state, "change_external_tag", "create", [("Id", tag.id), ("TagType", "tag")])
         return {"id": tag.id, "group_id": group.group_id}
     item_id = body.req("id")
-    is_group = item_id in state.tag_groups
-    if not is_group and state.tag(item_id) is None:
+    target: TagGroup | Tag | None = state.tag_groups.get(item_id) or state.tag(item_id)
+    if target is None:
         raise WeComFault(40058, "unknown tag or group id")
+    is_group = isinstance(target, TagGroup)
     tag_type = "tag_group" if is_group else "tag"
     if action == "update":
-        target: TagGroup | Tag | None = state.tag_groups.get(item_id) or state.tag(item_id)
-        assert target is not None  # noqa: S101 - checked above
         target.name = body.req("name")
     elif action == "delete":
         delete_tags(state, set() if is_group else {item_id}, {item_id} if is_group else set())

@@ -152,11 +152,12 @@ def _group_transfer(call: Call, *, on_job: bool) -> dict[str, Any]:
     failed = []
     for chat_id in chat_ids:
         group = state.groups.get(chat_id)
-        owner = state.members.get(group.owner) if group else None
-        code = 0
         if group is None or group.dismissed:
-            code = 90501
-        elif not on_job and not (owner and owner.resigned_at):
+            failed.append({"chat_id": chat_id, "errcode": 90501, "errmsg": "failed"})
+            continue
+        owner = state.members.get(group.owner)
+        code = 0
+        if not on_job and not (owner and owner.resigned_at):
             code = 90500
         elif on_job and owner and owner.resigned_at:
             code = 90502
@@ -165,7 +166,6 @@ def _group_transfer(call: Call, *, on_job: bool) -> dict[str, Any]:
         if code:
             failed.append({"chat_id": chat_id, "errcode": code, "errmsg": "failed"})
             continue
-        assert group is not None  # noqa: S101 - code 90501 otherwise
         group.owner = new_owner.userid
         group.status = 3 if not on_job else 0
     return {"failed_chat_list": failed}

@@ -126,7 +126,8 @@ class Body:
 
     def req(self, name: str, missing: int = 40063, **kw: Any) -> str:
         value = self.text(name, missing=missing, **kw)
-        assert value is not None  # noqa: S101 - guaranteed by ``missing``
+        if value is None:  # only when a default was passed in ``kw``
+            raise WeComFault(missing, f"{name} missing")
         return value
 
     def integer(self, name: str, default: int | None = None, *, missing: int | None = None) -> int:
