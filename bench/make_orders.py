@@ -2,7 +2,9 @@
 
     python bench/make_orders.py /tmp/tmall-1m.csv [--rows 1000000] [--encoding utf-8|gbk]
 
-Realistic values: 18-digit order numbers (some behind ="…" Excel guards or a leading tab),
+Realistic values: repeat buyers (a pool of ``--buyers`` people, default 40% of the rows, some
+buying often, each with one nickname, receiver name, mobile and address), 18-digit order numbers
+(some behind ="…" Excel guards or a leading tab),
 buyer nicknames, masked and full phones, addresses "省 市 区 详细", ~5% refunds (full and
 partial), unpaid and closed orders, 30 columns as the report has. Every character is GBK-safe.
 """
@@ -77,7 +79,20 @@ def yuan(fen: int) -> str:
     return f"{fen // 100}.{fen % 100:02d}"
 
 
-def row(i: int, rng: random.Random, start: datetime) -> list[str]:
+Buyer = tuple[str, str, str, str, str, str, str]
+
+
+def buyer(index: int, seed: int) -> Buyer:
+    """The same person every time: nickname, name, mobile, province, city, district, address."""
+    rng = random.Random(seed * 1_000_003 + index)
+    province, city, district = rng.choice(PLACES)
+    name = rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.choice((1, 2))))
+    address = f"{province} {city} {district} {rng.choice(ROADS)}{rng.randrange(1, 999)}号"
+    mobile = f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}"
+    return f"tb{index:08d}", name, mobile, province, city, district, address
+
+
+def row(i: int, rng: random.Random, start: datetime, person: Buyer) -> list[str]:
     order_no = str(100000000000000000 + i * 7919 + rng.randrange(7919))
     guard = rng.random()
     shown_no = f'="{order_no}"' if guard < 0.3 else ("\t" + order_no if guard < 0.4 else order_no)
@@ -104,15 +119,12 @@ def row(i: int, rng: random.Random, start: datetime) -> list[str]:
             status, refund, close_reason = "交易关闭", paid, "退款"
         elif fate < 0.12:
             refund = paid // 3
-    province, city, district = rng.choice(PLACES)
-    name = rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.choice((1, 2))))
-    address = f"{province} {city} {district} {rng.choice(ROADS)}{rng.randrange(1, 999)}号"
-    mobile = f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}"
+    nick, name, mobile, *_place, address = person
     phone = mobile[:3] + "****" + mobile[7:] if rng.random() < 0.6 else mobile
     amount = yuan(paid) if rng.random() < 0.97 else f"￥{paid / 100:,.2f}"
     return [
         shown_no,
-        f"tb{rng.randrange(10**8):08d}",
+        nick,
         f"{mobile[:3]}****{mobile[7:]}",
         f"2024{rng.randrange(10**20):020d}",
         yuan(goods),
@@ -149,16 +161,25 @@ def main() -> None:
     parser.add_argument("path", type=Path)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--encoding", default="utf-8", choices=("utf-8", "gbk"))
+    parser.add_argument("--buyers", type=int, help="distinct buyers (default 40%% of rows)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     rng = random.Random(args.seed)
     start = datetime(2024, 1, 1)  # noqa: DTZ001 - local wall time, as the export writes it
+    pool = args.buyers or max(1, args.rows * 2 // 5)
+    people: dict[int, Buyer] = {}
     with args.path.open("w", encoding=args.encoding, newline="") as f:
         out = csv.writer(f)
         out.writerow(HEADERS)
         for i in range(args.rows):
-            out.writerow(row(i, rng, start))
-    print(f"wrote {args.rows:,} orders to {args.path} ({args.path.stat().st_size / 1e6:.0f} MB)")
+            index = int(pool * rng.random() ** 2)  # skewed: a few buy often, most once or twice
+            if index not in people:
+                people[index] = buyer(index, args.seed)
+            out.writerow(row(i, rng, start, people[index]))
+    print(
+        f"wrote {args.rows:,} orders of {len(people):,} buyers to {args.path} "
+        f"({args.path.stat().st_size / 1e6:.0f} MB)"
+    )
 
 
 if __name__ == "__main__":

@@ -68,8 +68,10 @@ def _flagged(db: Session, tenant_id: uuid.UUID, keys: Sequence[IdentityKey]) -> 
     return {by_triple[(r.kind, r.namespace, r.key_hash)] for r in rows}
 
 
-def flag_junk(db: Session, actor: Actor, key: IdentityKey, reason: str, *, clock: Clock) -> None:
-    """Record (or count another hit of) a key that must not merge customers."""
+def flag_junk(
+    db: Session, actor: Actor, key: IdentityKey, reason: str, *, clock: Clock, hits: int = 1
+) -> None:
+    """Record (or count ``hits`` more uses of) a key that must not merge customers."""
     key_hash = key.hash(actor.tenant_id)
     existing = db.scalar(
         select(JunkKey).where(
@@ -79,7 +81,7 @@ def flag_junk(db: Session, actor: Actor, key: IdentityKey, reason: str, *, clock
         )
     )
     if existing is not None:
-        existing.hit_count += 1
+        existing.hit_count += hits
         return
     db.add(
         JunkKey(
@@ -89,6 +91,7 @@ def flag_junk(db: Session, actor: Actor, key: IdentityKey, reason: str, *, clock
             key_hash=key_hash,
             value=key.value,
             reason=reason,
+            hit_count=hits,
             detected_at=clock.now(),
         )
     )

@@ -19,14 +19,15 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from siyu.core.actor import Actor
+from siyu.core.append import append_rows
 from siyu.core.clock import SYSTEM_CLOCK, Clock
 from siyu.core.errors import AppError, FieldError, InvalidInput
-from siyu.customers.schemas import CustomerCreate
-from siyu.events import service as events
-from siyu.events.models import EventType
+from siyu.core.ids import new_id
+from siyu.events.models import Event, EventType
+from siyu.identity import bulk as identity_bulk
 from siyu.identity import proposals
-from siyu.identity import service as identity
 from siyu.identity.keys import IdentityKey, KeyKind, junk_reason, make_key
+from siyu.identity.models import Evidence
 from siyu.ingest.formats import detect_source, unknown_format
 from siyu.ingest.parse import ParsedBatch, read_orders
 from siyu.ingest.reader import count_rows, open_table
@@ -115,21 +116,21 @@ def _keys_for(row: dict[str, Any], source: str) -> list[IdentityKey]:
 _PLATFORMS = {"tmall", "jd", "pdd", "douyin"}
 
 
-def _profile(row: dict[str, Any], keys: Sequence[IdentityKey]) -> CustomerCreate:
+def _profile(row: dict[str, Any], keys: Sequence[IdentityKey]) -> dict[str, Any]:
     """The golden-record fields an order carries (only valid, non-junk phone and email)."""
     usable = {
         k.kind: k.value
         for k in keys
         if k.kind in (KeyKind.PHONE, KeyKind.EMAIL) and junk_reason(k) is None
     }
-    return CustomerCreate(
-        name=(row.get("receiver_name") or None),
-        phone=usable.get(KeyKind.PHONE),
-        email=usable.get(KeyKind.EMAIL),
-        province=row.get("province") or None,
-        city=row.get("city") or None,
-        member_no=row.get("member_no") or None,
-    )
+    return {
+        "name": row.get("receiver_name") or None,
+        "phone": usable.get(KeyKind.PHONE),
+        "email": usable.get(KeyKind.EMAIL),
+        "province": row.get("province") or None,
+        "city": row.get("city") or None,
+        "member_no": row.get("member_no") or None,
+    }
 
 
 @dataclass
@@ -172,6 +173,7 @@ def import_orders(
     summary = ImportSummary(source=source)
     total = count_rows(path) if progress else 0
     codes = _codes(db, actor)
+    tally = _Tally()
     batches = read_orders(
         path,
         source=source,
@@ -184,7 +186,7 @@ def import_orders(
         summary.rows = max(summary.rows, _rows_seen(batch))
         if on_error is OnError.ABORT and summary.errors:
             continue  # keep parsing to report every bad row; nothing will be written
-        _write_batch(db, actor, batch, order_source, source, codes, summary, clock)
+        _write_batch(db, actor, batch, order_source, source, codes, summary, clock, tally)
         if progress:
             progress(_rows_seen(batch), total)
     summary.skipped = len({e.row for e in summary.errors})
@@ -216,7 +218,8 @@ def write_orders(
     require(actor, Perm.CUSTOMERS_WRITE)
     order_source = OrderSource.OTHER if source == "generic" else OrderSource(source)
     summary = ImportSummary(source=source, rows=batch.orders.height, errors=list(batch.errors))
-    _write_batch(db, actor, batch, order_source, source, _codes(db, actor), summary, clock)
+    codes = _codes(db, actor)
+    _write_batch(db, actor, batch, order_source, source, codes, summary, clock, _Tally())
     summary.skipped = len({e.row for e in summary.errors})
     return summary
 
@@ -236,6 +239,14 @@ def _existing_orders(
     return found
 
 
+@dataclass
+class _Tally:
+    """Customers an import created and matched, across its batches."""
+
+    created: set[uuid.UUID] = field(default_factory=set)
+    matched: set[uuid.UUID] = field(default_factory=set)
+
+
 def _write_batch(
     db: Session,
     actor: Actor,
@@ -245,35 +256,42 @@ def _write_batch(
     codes: _Codes,
     summary: ImportSummary,
     clock: Clock,
+    tally: _Tally,
 ) -> None:
     rows = batch.orders.to_dicts()
     if not rows:
         return
     existing = _existing_orders(db, order_source, [r["external_id"] for r in rows])
+    fresh = []
+    for row in rows:
+        state = existing.get(row["external_id"])
+        if state is None:
+            fresh.append(row)
+        elif state.same_as(row):
+            summary.unchanged += 1
+        else:
+            orders.apply_update(db, actor, state.id, row, source=source, clock=clock)
+            summary.updated += 1
+    if not fresh:
+        return
+    records = []
+    for row in fresh:
+        keys = _keys_for(row, source)
+        records.append(identity_bulk.Record(keys=keys, profile=_profile(row, keys)))
+    resolution = identity_bulk.resolve_batch(db, actor, records, source=source, clock=clock)
+    tally.created |= resolution.created
+    tally.matched |= {c for c in resolution.customer_ids if c not in tally.created}
+    summary.customers_created, summary.customers_matched = len(tally.created), len(tally.matched)
+
     lines_by_order: dict[str, list[dict[str, Any]]] = {}
     for line in batch.lines.to_dicts():
         lines_by_order.setdefault(line["external_id"], []).append(line)
-    key_sets = [_keys_for(r, source) for r in rows]
-    owners = identity.customers_with_keys(db, actor, list({k for ks in key_sets for k in ks}))
-    seen_customers: set[uuid.UUID] = set()
     new_orders: list[dict[str, Any]] = []
     new_lines: list[dict[str, Any]] = []
-    evidence: list[dict[str, Any]] = []
-    for row, keys in zip(rows, key_sets, strict=True):
-        state = existing.get(row["external_id"])
-        if state is not None:
-            if state.same_as(row):
-                summary.unchanged += 1
-            else:
-                orders.apply_update(db, actor, state.id, row, source=source, clock=clock)
-                summary.updated += 1
-            continue
-        customer_id, created = _customer_for(db, actor, row, keys, owners, source, clock)
-        if created:
-            summary.customers_created += 1
-        elif customer_id not in seen_customers:
-            summary.customers_matched += 1
-        seen_customers.add(customer_id)
+    new_events: list[dict[str, Any]] = []
+    clues: dict[tuple[Any, ...], dict[str, Any]] = {}
+    now = clock.now()
+    for row, customer_id in zip(fresh, resolution.customer_ids, strict=True):
         order_id = orders.new_order_row(
             new_orders,
             new_lines,
@@ -285,79 +303,66 @@ def _write_batch(
             staff_id=codes.staff.get(row.get("staff_code") or ""),
             tenant_id=actor.tenant_id,
         )
-        _order_events(db, actor, row, order_id, customer_id, source)
-        clue = proposals.evidence_row(
-            actor.tenant_id, customer_id, source, {**row, "name": row.get("receiver_name")}
+        new_events.extend(_order_events(actor, row, order_id, customer_id, source, now))
+        clue = (
+            customer_id,
+            row.get("receiver_name"),
+            row.get("phone_masked") or row.get("phone"),
+            row.get("province"),
+            row.get("city"),
+            row.get("address"),
         )
-        if clue is not None:
-            evidence.append(clue)
-        summary.inserted += 1
+        clues.setdefault(clue, {**row, "name": row.get("receiver_name")})
+    summary.inserted += len(fresh)
     orders.insert_rows(db, new_orders, new_lines)
-    proposals.record_evidence(db, evidence)
-
-
-def _customer_for(
-    db: Session,
-    actor: Actor,
-    row: dict[str, Any],
-    keys: list[IdentityKey],
-    owners: dict[IdentityKey, uuid.UUID],
-    source: str,
-    clock: Clock,
-) -> tuple[uuid.UUID, bool]:
-    known = {owners[k] for k in keys if k in owners}
-    if len(known) == 1 and all(k in owners for k in keys):
-        return known.pop(), False
-    result = identity.resolve(
-        db, actor, keys=keys, source=source, profile=_profile(row, keys), clock=clock
+    append_rows(db, Event, new_events)
+    evidence = list(
+        {
+            (e["customer_id"], e["fingerprint"]): e
+            for (customer_id, *_), values in clues.items()
+            if (e := proposals.evidence_row(actor.tenant_id, customer_id, source, values))
+        }.values()
     )
-    for key in keys:
-        owners[key] = result.customer_id
-    return result.customer_id, result.created
+    append_rows(db, Evidence, [e for e in evidence if e["customer_id"] in resolution.created])
+    proposals.record_evidence(
+        db, [e for e in evidence if e["customer_id"] not in resolution.created]
+    )
 
 
 def _order_events(
-    db: Session,
     actor: Actor,
     row: dict[str, Any],
     order_id: uuid.UUID,
     customer_id: uuid.UUID,
     source: str,
-) -> None:
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The event rows of a new order: paid (or cancelled), and refunded if it was."""
     data = {"order_id": str(order_id), "external_id": row["external_id"], "source": source}
     paid_at: datetime = row["paid_at"]
+
+    def event(kind: EventType, occurred_at: datetime, extra: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "tenant_id": actor.tenant_id,
+            "id": new_id(),
+            "type": kind.value,
+            "occurred_at": occurred_at,
+            "recorded_at": now,
+            "customer_id": customer_id,
+            "source": source,
+            "idempotency_key": None,
+            "data": {**data, **extra},
+        }
+
     if row["status"] == "cancelled":
-        events.record(
-            db,
-            actor,
-            EventType.ORDER_CANCELLED,
-            customer_id=customer_id,
-            occurred_at=paid_at,
-            source=source,
-            data=data,
-        )
-        return
-    events.record(
-        db,
-        actor,
-        EventType.ORDER_PAID,
-        customer_id=customer_id,
-        occurred_at=paid_at,
-        source=source,
-        data={**data, "paid_fen": row["paid_fen"]},
-    )
+        return [event(EventType.ORDER_CANCELLED, paid_at, {})]
+    out = [event(EventType.ORDER_PAID, paid_at, {"paid_fen": row["paid_fen"]})]
     if row["refunded_fen"]:
         kind = (
             EventType.ORDER_REFUNDED
             if row["status"] == "refunded"
             else EventType.ORDER_PARTIALLY_REFUNDED
         )
-        events.record(
-            db,
-            actor,
-            kind,
-            customer_id=customer_id,
-            occurred_at=row.get("refunded_at") or paid_at,
-            source=source,
-            data={**data, "refunded_fen": row["refunded_fen"]},
-        )
+        refunded_at = row.get("refunded_at") or paid_at
+        out.append(event(kind, refunded_at, {"refunded_fen": row["refunded_fen"]}))
+    return out

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from siyu.core.actor import Actor
+from siyu.core.append import append_rows
 from siyu.core.clock import SYSTEM_CLOCK, Clock, utcnow
 from siyu.core.errors import Conflict, NotFound
 from siyu.core.ids import new_id
@@ -286,7 +287,6 @@ def new_order_row(
 def insert_rows(
     db: Session, order_rows: Sequence[dict[str, Any]], line_rows: Sequence[dict[str, Any]]
 ) -> None:
-    """Insert prepared order and line rows in large executemany batches."""
-    for rows, model in ((order_rows, Order), (line_rows, OrderLine)):
-        for start in range(0, len(rows), 5000):
-            db.execute(insert(model), list(rows[start : start + 5000]))
+    """Append prepared new order and line rows (``COPY`` on PostgreSQL)."""
+    append_rows(db, Order, order_rows)
+    append_rows(db, OrderLine, line_rows)

@@ -1,0 +1,340 @@
+"""Batch OneID: resolve many records at once with the same outcome as resolving them in turn.
+
+A batch (an import's 50,000 rows, an API call's 1,000 events) is resolved in a few queries:
+the keys' owners are looked up in bulk, records and existing customers are joined by union-find
+over shared keys, and each connected component becomes one customer — a new one, or the one
+existing customer it touches. Components that need the careful path — they bridge two existing
+customers (a merge, with its log and undo), or they would give one customer more than the fan-out
+limit of distinct exclusive ids (a shared phone, flagged as junk) — go through ``service.resolve``
+record by record, exactly as they would have alone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from siyu.core.actor import Actor
+from siyu.core.append import append_rows
+from siyu.core.clock import SYSTEM_CLOCK, Clock
+from siyu.core.ids import new_id
+from siyu.customers import bulk as customer_bulk
+from siyu.customers.models import Customer
+from siyu.customers.schemas import CustomerCreate
+from siyu.events.models import Event, EventType
+from siyu.identity import service
+from siyu.identity.keys import EXCLUSIVE, IdentityKey, junk_reason
+from siyu.identity.models import Identity, JunkKey, JunkStatus
+from siyu.security.rbac import Perm, require
+
+_CHUNK = 5_000
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record to resolve: its strong keys and what it says about the person."""
+
+    keys: Sequence[IdentityKey]
+    profile: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BatchResolution:
+    """The customer of each record (same order as the input) and which of them are new."""
+
+    customer_ids: list[uuid.UUID]
+    created: set[uuid.UUID] = field(default_factory=set)
+    merged_ids: list[uuid.UUID] = field(default_factory=list)
+    junk_keys: set[str] = field(default_factory=set)
+
+
+class _Components:
+    """Union-find over hashable nodes (keys and existing customer ids)."""
+
+    def __init__(self) -> None:
+        self.parent: dict[Any, Any] = {}
+
+    def find(self, node: Any) -> Any:
+        parent = self.parent
+        root = parent.setdefault(node, node)
+        while parent[root] != root:
+            root = parent[root]
+        while node != root:  # path compression, iteratively: chains can be long
+            parent[node], node = root, parent[node]
+        return root
+
+    def union(self, a: Any, b: Any) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[rb] = ra
+
+
+def _by_namespace(
+    keys: Sequence[IdentityKey], hashes: Mapping[IdentityKey, str]
+) -> dict[tuple[str, str], dict[str, IdentityKey]]:
+    groups: dict[tuple[str, str], dict[str, IdentityKey]] = defaultdict(dict)
+    for key in keys:
+        groups[(key.kind.value, key.namespace)][hashes[key]] = key
+    return groups
+
+
+def owners_of(
+    db: Session, keys: Sequence[IdentityKey], hashes: Mapping[IdentityKey, str]
+) -> dict[IdentityKey, uuid.UUID]:
+    """Return the customer owning each key, in chunked queries that use the unique index."""
+    owners: dict[IdentityKey, uuid.UUID] = {}
+    for (kind, namespace), by_hash in _by_namespace(keys, hashes).items():
+        wanted = list(by_hash)
+        for start in range(0, len(wanted), _CHUNK):
+            rows = db.execute(
+                select(Identity.key_hash, Identity.customer_id).where(
+                    Identity.kind == kind,
+                    Identity.namespace == namespace,
+                    Identity.key_hash.in_(wanted[start : start + _CHUNK]),
+                )
+            )
+            owners.update({by_hash[r.key_hash]: r.customer_id for r in rows})
+    return owners
+
+
+def _flagged(
+    db: Session, keys: Sequence[IdentityKey], hashes: Mapping[IdentityKey, str]
+) -> set[IdentityKey]:
+    found: set[IdentityKey] = set()
+    for (kind, namespace), by_hash in _by_namespace(keys, hashes).items():
+        wanted = list(by_hash)
+        for start in range(0, len(wanted), _CHUNK):
+            rows = db.scalars(
+                select(JunkKey.key_hash).where(
+                    JunkKey.kind == kind,
+                    JunkKey.namespace == namespace,
+                    JunkKey.key_hash.in_(wanted[start : start + _CHUNK]),
+                    JunkKey.status == JunkStatus.FLAGGED,
+                )
+            )
+            found.update(by_hash[h] for h in rows)
+    return found
+
+
+def _exclusive_counts(
+    db: Session, customer_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Counter[tuple[str, str]]]:
+    counts: dict[uuid.UUID, Counter[tuple[str, str]]] = defaultdict(Counter)
+    exclusive = [k.value for k in EXCLUSIVE]
+    for start in range(0, len(customer_ids), _CHUNK):
+        rows = db.execute(
+            select(Identity.customer_id, Identity.kind, Identity.namespace, func.count())
+            .where(
+                Identity.customer_id.in_(customer_ids[start : start + _CHUNK]),
+                Identity.kind.in_(exclusive),
+            )
+            .group_by(Identity.customer_id, Identity.kind, Identity.namespace)
+        )
+        for customer_id, kind, namespace, count in rows:
+            counts[customer_id][(kind, namespace)] = count
+    return counts
+
+
+def resolve_batch(
+    db: Session,
+    actor: Actor,
+    records: Sequence[Record],
+    *,
+    source: str,
+    fanout_limit: int | None = service.DEFAULT_FANOUT_LIMIT,
+    clock: Clock = SYSTEM_CLOCK,
+) -> BatchResolution:
+    """Resolve every record to a customer, creating, joining or bridging customers."""
+    require(actor, Perm.CUSTOMERS_WRITE)
+    tenant_id = actor.tenant_id
+    now = clock.now()
+    uses = Counter(k for record in records for k in dict.fromkeys(record.keys))
+    hashes = {k: k.hash(tenant_id) for k in uses}
+    static = {k: reason for k in uses if (reason := junk_reason(k)) is not None}
+    flagged = _flagged(db, [k for k in uses if k not in static], hashes)
+    junk = {**static, **dict.fromkeys(flagged, "flagged earlier")}
+    for key, reason in junk.items():
+        service.flag_junk(db, actor, key, reason, clock=clock, hits=uses[key])
+    usable = [[k for k in dict.fromkeys(r.keys) if k not in junk] for r in records]
+    owners = owners_of(db, [k for k in uses if k not in junk], hashes)
+
+    graph = _Components()
+    for keys in usable:
+        for key in keys:
+            graph.find(key)
+            if key in owners:
+                graph.union(key, owners[key])
+        for other in keys[1:]:
+            graph.union(keys[0], other)
+    members: dict[Any, list[int]] = defaultdict(list)
+    lonely: list[int] = []
+    for index, keys in enumerate(usable):
+        if keys:
+            members[graph.find(keys[0])].append(index)
+        else:
+            lonely.append(index)
+
+    def component_keys(indexes: list[int]) -> set[IdentityKey]:
+        return {k for i in indexes for k in usable[i]}
+
+    touched: dict[Any, set[uuid.UUID]] = {
+        root: {owners[k] for k in component_keys(indexes) if k in owners}
+        for root, indexes in members.items()
+    }
+    single = [next(iter(found)) for found in touched.values() if len(found) == 1]
+    existing_counts = _exclusive_counts(db, single) if fanout_limit is not None else {}
+
+    result = BatchResolution(customer_ids=[uuid.UUID(int=0)] * len(records))
+    careful: list[int] = []
+    new_groups: list[list[int]] = []
+    joins: dict[uuid.UUID, list[int]] = defaultdict(list)
+    for root, indexes in members.items():
+        found = touched[root]
+        if len(found) > 1:
+            careful.extend(indexes)
+            continue
+        if fanout_limit is not None:
+            owner = next(iter(found)) if found else None
+            counts = Counter(existing_counts.get(owner, Counter()) if owner else Counter())
+            for key in component_keys(indexes):
+                if key.kind in EXCLUSIVE and key not in owners:
+                    counts[(key.kind.value, key.namespace)] += 1
+            if any(n > fanout_limit for n in counts.values()):
+                careful.extend(indexes)
+                continue
+        if found:
+            joins[next(iter(found))].extend(indexes)
+        else:
+            new_groups.append(indexes)
+    new_groups.extend([i] for i in lonely)
+
+    profiles = [_first_values(records, indexes) for indexes in new_groups]
+    created = customer_bulk.create_many(db, actor, profiles, now=now)
+    result.created.update(created)
+    for customer_id, indexes in zip(created, new_groups, strict=True):
+        for i in indexes:
+            result.customer_ids[i] = customer_id
+    for customer_id, indexes in joins.items():
+        for i in indexes:
+            result.customer_ids[i] = customer_id
+    customer_bulk.fill_gaps_many(
+        db, actor, {cid: _first_values(records, indexes) for cid, indexes in joins.items()}
+    )
+
+    fresh: dict[IdentityKey, uuid.UUID] = {}
+    for indexes in [*new_groups, *joins.values()]:
+        for i in indexes:
+            for key in usable[i]:
+                if key not in owners:
+                    fresh.setdefault(key, result.customer_ids[i])
+    append_rows(
+        db,
+        Identity,
+        [
+            {
+                "tenant_id": tenant_id,
+                "id": new_id(),
+                "customer_id": customer_id,
+                "kind": key.kind.value,
+                "namespace": key.namespace,
+                "key_hash": hashes[key],
+                "value": key.value,
+                "source": source,
+                "last_seen_at": now,
+                "created_at": now,
+            }
+            for key, customer_id in fresh.items()
+        ],
+    )
+    _touch(db, list(owners), hashes, now)
+    append_rows(
+        db,
+        Event,
+        [
+            {
+                "tenant_id": tenant_id,
+                "id": new_id(),
+                "type": EventType.CUSTOMER_CREATED.value,
+                "occurred_at": now,
+                "recorded_at": now,
+                "customer_id": customer_id,
+                "source": source,
+                "idempotency_key": None,
+                "data": {"keys": sorted({k.label for i in indexes for k in usable[i]})},
+            }
+            for customer_id, indexes in zip(created, new_groups, strict=True)
+        ],
+    )
+
+    for i in careful:  # in input order, as if each record came alone
+        resolution = service.resolve(
+            db,
+            actor,
+            keys=usable[i],
+            source=source,
+            profile=CustomerCreate(**_first_values(records, [i])),
+            fanout_limit=fanout_limit,
+            clock=clock,
+        )
+        result.customer_ids[i] = resolution.customer_id
+        if resolution.created:
+            result.created.add(resolution.customer_id)
+        result.merged_ids.extend(resolution.merged_ids)
+        result.junk_keys.update(resolution.junk_keys)
+    if result.merged_ids:  # a later careful record may have merged an earlier one's customer
+        _follow_merges(db, result)
+    result.junk_keys.update(k.label for k in junk)
+    return result
+
+
+def _first_values(records: Sequence[Record], indexes: Sequence[int]) -> dict[str, Any]:
+    """The golden record of a new customer: each field's first non-empty value, in input order."""
+    values: dict[str, Any] = {}
+    for i in indexes:
+        for name, value in records[i].profile.items():
+            if value not in (None, "") and name not in values:
+                values[name] = value
+    return values
+
+
+def _touch(
+    db: Session, keys: Sequence[IdentityKey], hashes: Mapping[IdentityKey, str], now: datetime
+) -> None:
+    """Mark known keys as seen again."""
+    for (kind, namespace), by_hash in _by_namespace(keys, hashes).items():
+        wanted = list(by_hash)
+        for start in range(0, len(wanted), _CHUNK):
+            db.execute(
+                update(Identity)
+                .where(
+                    Identity.kind == kind,
+                    Identity.namespace == namespace,
+                    Identity.key_hash.in_(wanted[start : start + _CHUNK]),
+                )
+                .values(last_seen_at=now)
+            )
+
+
+def _follow_merges(db: Session, result: BatchResolution) -> None:
+    """Point records at the survivor when their customer was merged later in the batch."""
+    merged = set(result.merged_ids)
+    survivors: dict[uuid.UUID, uuid.UUID] = {
+        cid: into
+        for cid, into in db.execute(
+            select(Customer.id, Customer.merged_into_id).where(Customer.id.in_(list(merged)))
+        ).all()
+        if into is not None
+    }
+    for i, customer_id in enumerate(result.customer_ids):
+        seen: set[uuid.UUID] = set()
+        while customer_id in survivors and customer_id not in seen:
+            seen.add(customer_id)
+            customer_id = survivors[customer_id]
+        result.customer_ids[i] = customer_id

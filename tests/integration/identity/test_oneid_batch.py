@@ -1,0 +1,142 @@
+"""Batch OneID: the same customers as resolving record by record, in a few queries."""
+
+from __future__ import annotations
+
+import uuid
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from siyu.core.actor import Actor
+from siyu.core.db import Database, unit_of_work
+from siyu.customers.models import Customer
+from siyu.identity import bulk
+from siyu.identity import service as identity
+from siyu.identity.keys import IdentityKey, KeyKind, make_key
+from siyu.identity.models import Identity, JunkKey, MergeRecord
+from tests.factories import bare_tenant
+from tests.integration.identity.test_oneid import components
+
+FIXTURE = HealthCheck.function_scoped_fixture
+PHONES = ["13911110001", "13911110002", "13800138000"]  # the last one is a blocklisted number
+keys_strategy = st.lists(
+    st.one_of(
+        st.sampled_from(PHONES).map(lambda v: make_key(KeyKind.PHONE, v)),
+        st.sampled_from(["oU-a", "oU-b", "oU-c"]).map(lambda v: make_key(KeyKind.UNIONID, v)),
+        st.sampled_from(["amy", "bob", "cat", "dan", "eve"]).map(
+            lambda v: make_key(KeyKind.BUYER, v, "tmall")
+        ),
+    ),
+    min_size=0,
+    max_size=3,
+)
+
+
+def live_customers(db, resolved: list[uuid.UUID]) -> list[uuid.UUID]:
+    """Each record's customer after following merges."""
+    into = dict(db.execute(select(Customer.id, Customer.merged_into_id)).all())
+
+    def live(cid: uuid.UUID) -> uuid.UUID:
+        while into[cid] is not None:
+            cid = into[cid]
+        return cid
+
+    return [live(c) for c in resolved]
+
+
+def same_partition(a: list[uuid.UUID], b: list[uuid.UUID]) -> bool:
+    return all((a[i] == a[j]) == (b[i] == b[j]) for i in range(len(a)) for j in range(len(a)))
+
+
+def sequential(db, actor: Actor, records: list[list[IdentityKey]]) -> list[uuid.UUID]:
+    return [identity.resolve(db, actor, keys=k, source="test").customer_id for k in records]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[FIXTURE])
+@given(
+    before=st.lists(keys_strategy, max_size=5),
+    batch=st.lists(keys_strategy, min_size=1, max_size=10),
+)
+def test_batch_gives_the_customers_of_resolving_in_turn(
+    database: Database, before: list[list[IdentityKey]], batch: list[list[IdentityKey]]
+) -> None:
+    one, other = bare_tenant(), bare_tenant()
+    with unit_of_work(one) as db:
+        expected = live_customers(db, sequential(db, one, before + batch))
+        junk_expected = db.scalar(select(func.count()).select_from(JunkKey))
+    with unit_of_work(other) as db:
+        earlier = sequential(db, other, before)
+        result = bulk.resolve_batch(db, other, [bulk.Record(keys=k) for k in batch], source="test")
+        got = live_customers(db, earlier + result.customer_ids)
+        junk_got = db.scalar(select(func.count()).select_from(JunkKey))
+        # every key the batch brought is owned by the customer its record resolved to
+        owners = dict(db.execute(select(Identity.key_hash, Identity.customer_id)).all())
+        junk = set(db.scalars(select(JunkKey.key_hash)))
+        for keys, cid in zip(batch, got[len(before) :], strict=True):
+            for key in keys:
+                key_hash = key.hash(other.tenant_id)
+                if key_hash not in junk:
+                    assert live_customers(db, [owners[key_hash]]) == [cid]
+    assert same_partition(expected, got), (before, batch)
+    assert junk_got == junk_expected
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[FIXTURE])
+@given(
+    records=st.lists(
+        st.lists(
+            st.sampled_from(["13911110001", "13911110002", "13911110003"]).map(
+                lambda v: make_key(KeyKind.PHONE, v)
+            ),
+            min_size=1,
+            max_size=2,
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_batch_without_fanout_limit_equals_connected_components(
+    database: Database, records: list[list[IdentityKey]]
+) -> None:
+    actor = bare_tenant()
+    with unit_of_work(actor) as db:
+        result = bulk.resolve_batch(
+            db, actor, [bulk.Record(keys=k) for k in records], source="test", fanout_limit=None
+        )
+        expected = components(records)
+        assert same_partition(expected, result.customer_ids)
+        assert len(result.created) == len(set(expected))
+        assert db.scalar(select(func.count()).select_from(MergeRecord)) == 0
+
+
+def test_batch_fills_profile_gaps_and_creates_with_first_values(database: Database) -> None:
+    actor = bare_tenant()
+    phone = make_key(KeyKind.PHONE, "13911112222")
+    buyer = make_key(KeyKind.BUYER, "amy", "tmall")
+    with unit_of_work(actor) as db:
+        first = bulk.resolve_batch(
+            db,
+            actor,
+            [
+                bulk.Record(keys=[buyer], profile={"name": None, "city": "杭州市"}),
+                bulk.Record(keys=[buyer, phone], profile={"name": "王芳", "city": "上海市"}),
+            ],
+            source="tmall",
+        )
+        (cid,) = set(first.customer_ids)
+        assert first.created == {cid}
+        customer = db.get(Customer, (actor.tenant_id, cid))
+        assert (customer.name, customer.city) == ("王芳", "杭州市")
+        second = bulk.resolve_batch(
+            db,
+            actor,
+            [bulk.Record(keys=[phone], profile={"province": "浙江省", "city": "宁波市"})],
+            source="pos",
+        )
+        assert second.customer_ids == [cid]
+        assert not second.created
+        db.expire_all()
+        customer = db.get(Customer, (actor.tenant_id, cid))
+        # the gap is filled, the known city is not overwritten
+        assert (customer.province, customer.city) == ("浙江省", "杭州市")
