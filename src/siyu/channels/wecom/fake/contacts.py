@@ -232,7 +232,7 @@ def seed_customers(state: FakeState, userid: str, count: int, state_text: str | 
 
 def simulate_delete(state: FakeState, userid: str, external_userid: str, *, by: str) -> None:
     """The member deletes the customer (``by="member"``) or the customer the member."""
-    follow = state.follows.pop((userid, external_userid), None)
+    follow = state.follows.pop((userid, external_userid))
     if follow is None:
         raise WeComFault(84061)
     change = "del_external_contact" if by == "member" else "del_follow_user"

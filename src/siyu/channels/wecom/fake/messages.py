@@ -87,8 +87,8 @@ def quota_allows(state: FakeState, recipient: str, at: float) -> bool:
     legacy = state.config.quota_rule is QuotaRule.LEGACY_MONTH_4
     used = sum(
         1
-        for key, sent_at, create_type in state.quota_ledger
-        if key == recipient and start <= sent_at < end and not (legacy and create_type == 1)
+        for sent_at, create_type in state.quota_ledger.get(recipient, [])
+        if start <= sent_at < end and not (legacy and create_type == 1)
     )
     return used < limit
 
@@ -318,7 +318,7 @@ def confirm(state: FakeState, msgid: str, userid: str) -> dict[str, Any]:
         else:
             recipient.status = 1
             recipient.send_time = int(now)
-            state.quota_ledger.append((recipient.key, now, message.create_type))
+            state.quota_ledger.setdefault(recipient.key, []).append((now, message.create_type))
     task.status, task.send_time = 2, int(now)
     counts = {s: sum(1 for r in task.recipients if r.status == s) for s in (1, 2, 3)}
     return {"sent": counts[1], "not_friend": counts[2], "quota_exceeded": counts[3]}

@@ -80,6 +80,42 @@ class Follow:
     chatted: bool = False
 
 
+class FollowTable:
+    """Follow relations keyed by (userid, external_userid), indexed both ways."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, str], Follow] = {}
+        self._by_member: dict[str, dict[str, Follow]] = {}
+        self._by_customer: dict[str, dict[str, Follow]] = {}
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return key in self._rows
+
+    def __setitem__(self, key: tuple[str, str], follow: Follow) -> None:
+        self._rows[key] = follow
+        self._by_member.setdefault(key[0], {})[key[1]] = follow
+        self._by_customer.setdefault(key[1], {})[key[0]] = follow
+
+    def get(self, key: tuple[str, str]) -> Follow | None:
+        return self._rows.get(key)
+
+    def pop(self, key: tuple[str, str]) -> Follow | None:
+        follow = self._rows.pop(key, None)
+        if follow is not None:
+            del self._by_member[key[0]][key[1]]
+            del self._by_customer[key[1]][key[0]]
+        return follow
+
+    def values(self) -> list[Follow]:
+        return list(self._rows.values())
+
+    def of_member(self, userid: str) -> list[Follow]:
+        return list(self._by_member.get(userid, {}).values())
+
+    def of_customer(self, external_userid: str) -> list[Follow]:
+        return list(self._by_customer.get(external_userid, {}).values())
+
+
 @dataclass
 class Tag:
     id: str
@@ -233,12 +269,13 @@ class FakeState:
         self.rng = random.Random(config.seed)  # noqa: S311 - deterministic fake ids
         self.members: dict[str, Member] = {u: Member(u, name=u) for u in config.members}
         self.customers: dict[str, Customer] = {}
-        self.follows: dict[tuple[str, str], Follow] = {}  # (userid, external_userid)
+        self.follows = FollowTable()
         self.tag_groups: dict[str, TagGroup] = {}
         self.contact_ways: dict[str, ContactWay] = {}
         self.welcome_codes: dict[str, WelcomeCode] = {}
         self.messages: dict[str, MassMessage] = {}
-        self.quota_ledger: list[tuple[str, float, int]] = []  # (recipient, sent at, create_type)
+        # recipient (external_userid or chat_id) → [(sent at, create_type)]
+        self.quota_ledger: dict[str, list[tuple[float, int]]] = {}
         self.transfers: list[Transfer] = []
         self.groups: dict[str, GroupChat] = {}
         self.tokens: dict[str, IssuedToken] = {}
@@ -284,15 +321,12 @@ class FakeState:
 
     def followers(self, external_userid: str) -> list[Follow]:
         return sorted(
-            (f for (_, x), f in self.follows.items() if x == external_userid),
-            key=lambda f: (f.createtime, f.userid),
+            self.follows.of_customer(external_userid), key=lambda f: (f.createtime, f.userid)
         )
 
     def customers_of(self, userid: str) -> list[Follow]:
-        return sorted(
-            (f for (u, _), f in self.follows.items() if u == userid),
-            key=lambda f: (f.createtime, f.external_userid),
-        )
+        follows = self.follows.of_member(userid)
+        return sorted(follows, key=lambda f: (f.createtime, f.external_userid))
 
     def tag(self, tag_id: str) -> Tag | None:
         for group in self.tag_groups.values():

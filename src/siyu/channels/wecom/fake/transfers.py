@@ -215,7 +215,7 @@ def complete_due(state: FakeState) -> None:
         if len(state.customers_of(takeover.userid)) >= _cap(state, takeover):
             _fail(state, transfer, 4, "customer_limit_exceed")
             continue
-        old = state.follows.pop((transfer.handover, transfer.external_userid), None)
+        old = state.follows.pop((transfer.handover, transfer.external_userid))
         state.follows[(takeover.userid, transfer.external_userid)] = Follow(
             takeover.userid,
             transfer.external_userid,
