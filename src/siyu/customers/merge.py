@@ -10,7 +10,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Table, update
+from sqlalchemy import Table, UniqueConstraint, exists, update
 from sqlalchemy.orm import Session
 
 from siyu.core.db import Base
@@ -34,12 +34,20 @@ def customer_references() -> list[tuple[Table, str]]:
 def move_references(
     db: Session, tenant_id: uuid.UUID, *, source_id: uuid.UUID, target_id: uuid.UUID
 ) -> dict[str, list[str]]:
-    """Point every row referring to ``source_id`` at ``target_id``; return the moved row ids."""
+    """Point every row referring to ``source_id`` at ``target_id``; return the moved row ids.
+
+    A row that would duplicate one ``target_id`` already has under a unique constraint (the
+    same evidence seen on both customers, say) stays where it is: the target has that fact.
+    """
     moved: dict[str, list[str]] = {}
     for table, column in customer_references():
         result = db.execute(
             update(table)
-            .where(table.c.tenant_id == tenant_id, table.c[column] == source_id)
+            .where(
+                table.c.tenant_id == tenant_id,
+                table.c[column] == source_id,
+                *_no_duplicate_on(table, column, target_id),
+            )
             .values({column: target_id})
             .returning(table.c.id)
         )
@@ -47,6 +55,21 @@ def move_references(
         if ids:
             moved[f"{table.name}.{column}"] = ids
     return moved
+
+
+def _no_duplicate_on(table: Table, column: str, target_id: uuid.UUID) -> list[Any]:
+    """Conditions keeping a moved row from colliding with the target's rows on a unique key."""
+    conditions = []
+    for constraint in table.constraints:
+        if not isinstance(constraint, UniqueConstraint) or column not in constraint.columns:
+            continue
+        twin = table.alias()
+        same = [
+            twin.c[c.name] == (target_id if c.name == column else table.c[c.name])
+            for c in constraint.columns
+        ]
+        conditions.append(~exists().where(*same))
+    return conditions
 
 
 def restore_references(
