@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from siyu.core.actor import Actor, Role
 from siyu.core.append import append_rows
 from siyu.core.ids import new_id
+from siyu.customers import survivorship
 from siyu.customers.models import Customer, Gender
 from siyu.customers.service import _apply, _normalise_email, phone_index
 from siyu.security.pii import blind_index
@@ -26,11 +27,15 @@ PROFILE_KEYS = ("name", "phone", "email", "province", "city", "member_no")
 """The profile fields an order or an event can carry about its person."""
 
 _CHUNK = 5_000
-_EMPTY = (None, "", Gender.UNKNOWN)
 
 
 def create_many(
-    db: Session, actor: Actor, profiles: Sequence[Mapping[str, Any]], *, now: datetime
+    db: Session,
+    actor: Actor,
+    profiles: Sequence[Mapping[str, Any]],
+    *,
+    source: str,
+    now: datetime,
 ) -> list[uuid.UUID]:
     """Create one customer per profile (keys of ``PROFILE_KEYS``); return their ids in order.
 
@@ -67,6 +72,7 @@ def create_many(
                 "org_unit_id": org_unit_id,
                 "owner_staff_id": owner,
                 "merged_into_id": None,
+                "field_sources": {k: source for k in PROFILE_KEYS if profile.get(k)},
                 "created_at": now,
                 "updated_at": now,
             }
@@ -75,13 +81,15 @@ def create_many(
     return ids
 
 
-def fill_gaps_many(
-    db: Session, actor: Actor, profiles: Mapping[uuid.UUID, Mapping[str, Any]]
+def apply_many(
+    db: Session, actor: Actor, profiles: Mapping[uuid.UUID, Mapping[str, Any]], *, source: str
 ) -> int:
-    """Give each customer the profile fields it lacks (never overwrite); return how many changed."""
+    """Give each customer the profile values that win under the tenant's survivorship rules
+    (by default: only the fields it lacks); return how many customers changed."""
     require(actor, Perm.CUSTOMERS_WRITE)
+    rules = survivorship.rules(db, actor)
     wanted = {
-        cid: {k: v for k, v in p.items() if k in PROFILE_KEYS and v not in _EMPTY}
+        cid: {k: v for k, v in p.items() if k in PROFILE_KEYS and v not in survivorship.EMPTY}
         for cid, p in profiles.items()
     }
     ids = [cid for cid, values in wanted.items() if values]
@@ -89,11 +97,10 @@ def fill_gaps_many(
     for start in range(0, len(ids), _CHUNK):
         part = ids[start : start + _CHUNK]
         for customer in db.scalars(select(Customer).where(Customer.id.in_(part))):
-            values = {
-                k: v for k, v in wanted[customer.id].items() if getattr(customer, k) in _EMPTY
-            }
+            values = survivorship.changes(rules, customer, wanted[customer.id], source)
             if values:
-                _apply(db, actor, customer, values)
+                _apply(db, actor, customer, dict(values))
+                survivorship.note_sources(customer, values, source)
                 changed += 1
     db.flush()
     return changed

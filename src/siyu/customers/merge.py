@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from siyu.core.db import Base
 from siyu.customers.models import Customer
+from siyu.customers.survivorship import SURVIVING_FIELDS, Survivorship, takes
 from siyu.security.pii import keyring
 
 
@@ -115,19 +116,32 @@ def restore_profile(customer: Customer, snapshot: dict[str, Any]) -> None:
         setattr(customer, field, value)
 
 
-def fill_gaps(survivor: Customer, other: Customer) -> list[str]:
-    """Golden record: keep the survivor's values, take the other's where the survivor has none.
+def fill_gaps(survivor: Customer, other: Customer, rules: Survivorship) -> list[str]:
+    """Golden record of a merge: each field follows the tenant's survivorship rule.
 
-    Returns the fields taken from ``other``.
+    By default the survivor keeps its values and takes the other's where it has none; under
+    ``latest`` the customer updated more recently gives the value, under ``source_priority`` the
+    more trusted source does. Returns the fields taken from ``other``.
     """
     taken = []
-    for field in Customer.PROFILE_FIELDS:
-        if field.endswith("_bidx"):
+    mine_from, theirs_from = survivor.field_sources or {}, other.field_sources or {}
+    newer = other.updated_at is not None and (
+        survivor.updated_at is None or other.updated_at > survivor.updated_at
+    )
+    for field in SURVIVING_FIELDS:
+        if not takes(
+            rules.rule_for(field),
+            current=getattr(survivor, field),
+            current_source=mine_from.get(field),
+            incoming=getattr(other, field),
+            incoming_source=theirs_from.get(field),
+            incoming_is_newer=newer,
+        ):
             continue
-        mine, theirs = getattr(survivor, field), getattr(other, field)
-        if (mine is None or mine == "unknown") and theirs not in (None, "unknown"):
-            setattr(survivor, field, theirs)
-            if field in Customer.PII_FIELDS:
-                setattr(survivor, f"{field}_bidx", getattr(other, f"{field}_bidx"))
-            taken.append(field)
+        setattr(survivor, field, getattr(other, field))
+        if field in Customer.PII_FIELDS:
+            setattr(survivor, f"{field}_bidx", getattr(other, f"{field}_bidx"))
+        if field in theirs_from:
+            survivor.field_sources = {**(survivor.field_sources or {}), field: theirs_from[field]}
+        taken.append(field)
     return taken

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from sqlalchemy import Date, ForeignKeyConstraint, Index, String
+from sqlalchemy import JSON, Date, ForeignKeyConstraint, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.core.clock import utcnow
@@ -42,6 +42,7 @@ class Customer(TenantScoped, Timestamped, Base):
         "member_no",
         "org_unit_id",
         "owner_staff_id",
+        "field_sources",
     )
     PII_FIELDS: ClassVar[frozenset[str]] = frozenset({"phone", "email"})
 
@@ -70,4 +71,6 @@ class Customer(TenantScoped, Timestamped, Base):
     org_unit_id: Mapped[uuid.UUID | None] = mapped_column()
     owner_staff_id: Mapped[uuid.UUID | None] = mapped_column()
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column()
+    field_sources: Mapped[dict[str, str] | None] = mapped_column(JSON, default=dict)
+    """Which source gave each profile field its value (for source-priority survivorship)."""
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

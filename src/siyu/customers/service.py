@@ -18,8 +18,8 @@ from siyu.core.db import session_tenant
 from siyu.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from siyu.core.ids import new_id
 from siyu.core.phone import normalise_phone
-from siyu.customers import merge
-from siyu.customers.models import Customer, Gender
+from siyu.customers import merge, survivorship
+from siyu.customers.models import Customer
 from siyu.customers.schemas import CustomerCreate, CustomerRead, CustomerUpdate
 from siyu.security import masking
 from siyu.security.pii import blind_index
@@ -218,7 +218,9 @@ def update_customer(
 ) -> Customer:
     require(actor, Perm.CUSTOMERS_WRITE)
     customer = get_customer(db, actor, customer_id)
-    _apply(db, actor, customer, data.model_dump(exclude_unset=True))
+    values = data.model_dump(exclude_unset=True)
+    _apply(db, actor, customer, dict(values))
+    survivorship.note_sources(customer, {k: v for k, v in values.items() if v}, "manual")
     db.flush()
     get_customer(db, actor, customer.id)
     return customer
@@ -256,19 +258,18 @@ def get_many(db: Session, actor: Actor, customer_ids: Sequence[uuid.UUID]) -> li
     return list(db.scalars(stmt.order_by(Customer.created_at, Customer.id)))
 
 
-def fill_profile_gaps(
-    db: Session, actor: Actor, customer_id: uuid.UUID, *, data: CustomerCreate
+def apply_profile(
+    db: Session, actor: Actor, customer_id: uuid.UUID, *, data: CustomerCreate, source: str
 ) -> list[str]:
-    """Set the fields ``data`` has and the customer lacks (never overwrite); return their names."""
+    """Take the fields of ``data`` (from ``source``) that win under the tenant's survivorship
+    rules — by default only those the customer lacks; return their names."""
     require(actor, Perm.CUSTOMERS_WRITE)
     customer = get_customer(db, actor, customer_id)
-    values = {
-        k: v
-        for k, v in data.model_dump(exclude_unset=True).items()
-        if v not in (None, "", Gender.UNKNOWN) and getattr(customer, k) in (None, Gender.UNKNOWN)
-    }
+    rules = survivorship.rules(db, actor)
+    values = survivorship.changes(rules, customer, data.model_dump(exclude_unset=True), source)
     if values:
         _apply(db, actor, customer, dict(values))
+        survivorship.note_sources(customer, values, source)
         db.flush()
     return sorted(values)
 
@@ -287,7 +288,7 @@ def merge_customers(
     db.expire_all()
     survivor = get_customer(db, actor, survivor_id)
     other = get_customer(db, actor, merged_id)
-    snapshot["taken"] = merge.fill_gaps(survivor, other)
+    snapshot["taken"] = merge.fill_gaps(survivor, other, survivorship.rules(db, actor))
     other.merged_into_id = survivor.id
     db.flush()
     return snapshot

@@ -8,6 +8,8 @@ from fastapi import APIRouter
 
 from siyu.core.actor import Actor
 from siyu.core.db import unit_of_work
+from siyu.customers import survivorship
+from siyu.customers.survivorship import Survivorship
 from siyu.identity import proposals, service
 from siyu.identity.keys import make_key
 from siyu.identity.models import Identity, JunkKey, JunkStatus, ProposalStatus
@@ -150,3 +152,18 @@ def reject_proposal(proposal_id: uuid.UUID, actor: CurrentActor) -> ProposalRead
     """Keep the two customers apart; the pair is not proposed again."""
     with unit_of_work(actor) as db:
         return ProposalRead.model_validate(proposals.reject(db, actor, proposal_id))
+
+
+@router.get("/survivorship", operation_id="get_survivorship")
+def get_survivorship(actor: CurrentActor) -> Survivorship:
+    """Golden-record rules per profile field (fields not listed keep the first value known)."""
+    with unit_of_work(actor) as db:
+        return survivorship.rules(db, actor)
+
+
+@router.put("/survivorship", operation_id="set_survivorship")
+def set_survivorship(data: Survivorship, actor: CurrentActor) -> Survivorship:
+    """Replace the rules: per field ``keep_first``, ``latest`` or ``source_priority`` (with the
+    ranked ``sources``). They apply to later imports, events, identify calls and merges."""
+    with unit_of_work(actor) as db:
+        return survivorship.set_rules(db, actor, data)

@@ -216,7 +216,7 @@ def resolve_batch(
     new_groups.extend([i] for i in lonely)
 
     profiles = [_first_values(records, indexes) for indexes in new_groups]
-    created = customer_bulk.create_many(db, actor, profiles, now=now)
+    created = customer_bulk.create_many(db, actor, profiles, source=source, now=now)
     result.created.update(created)
     for customer_id, indexes in zip(created, new_groups, strict=True):
         for i in indexes:
@@ -224,8 +224,11 @@ def resolve_batch(
     for customer_id, indexes in joins.items():
         for i in indexes:
             result.customer_ids[i] = customer_id
-    customer_bulk.fill_gaps_many(
-        db, actor, {cid: _first_values(records, indexes) for cid, indexes in joins.items()}
+    customer_bulk.apply_many(
+        db,
+        actor,
+        {cid: _latest_values(records, indexes) for cid, indexes in joins.items()},
+        source=source,
     )
 
     fresh: dict[IdentityKey, uuid.UUID] = {}
@@ -292,6 +295,15 @@ def resolve_batch(
         _follow_merges(db, result)
     result.junk_keys.update(k.label for k in junk)
     return result
+
+
+def _latest_values(records: Sequence[Record], indexes: Sequence[int]) -> dict[str, Any]:
+    """What a batch says last about a known customer: each field's last non-empty value.
+
+    Under ``keep_first`` only gaps are filled, so which batch value fills them matters little;
+    under ``latest`` the batch's last word is the latest.
+    """
+    return _first_values(records, list(reversed(indexes)))
 
 
 def _first_values(records: Sequence[Record], indexes: Sequence[int]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from siyu.core.clock import SYSTEM_CLOCK, Clock
 from siyu.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from siyu.core.ids import new_id
 from siyu.customers import service as customers
+from siyu.customers import survivorship
 from siyu.customers.models import Customer
 from siyu.customers.schemas import CustomerCreate, CustomerUpdate
 from siyu.events import service as events
@@ -187,6 +188,8 @@ def resolve(
     result = Resolution(customer_id=uuid.UUID(int=0), junk_keys=junk)
     if not found:
         customer = customers.create_customer(db, actor, data=profile or CustomerCreate())
+        given = (profile or CustomerCreate()).model_dump(exclude_defaults=True)
+        survivorship.note_sources(customer, {k: v for k, v in given.items() if v}, source)
         result.customer_id, result.created = customer.id, True
         events.record(
             db,
@@ -216,7 +219,7 @@ def resolve(
             )
             result.merged_ids.append(other.id)
         if profile is not None:
-            customers.fill_profile_gaps(db, actor, survivor.id, data=profile)
+            customers.apply_profile(db, actor, survivor.id, data=profile, source=source)
     now = clock.now()
     for key in usable:
         known = existing.get(key)

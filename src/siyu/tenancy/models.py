@@ -5,8 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.core.actor import Role
@@ -26,6 +35,8 @@ class Tenant(Base, Timestamped):
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     locale: Mapped[str] = mapped_column(String(8), default="zh")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    identity_settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """OneID settings of the brand, e.g. ``{"survivorship": {...}}`` (customers.survivorship)."""
 
 
 class Agency(Base, Timestamped):

@@ -11,6 +11,7 @@ from siyu.console.display import enum_label, scope_label
 from siyu.console.i18n import t
 from siyu.console.layout import PAGE_TIMEOUT, locale_changer, shell
 from siyu.console.nav import NavItem
+from siyu.console.pages import survivorship
 from siyu.security.rbac import ROLE_PERMS, Perm
 
 
@@ -22,8 +23,10 @@ def register() -> None:
         user = await auth.current_user()
         if user is None:
             return auth.login_redirect(request)
+        rules = await survivorship.load(user)
         with shell(user, title=t("nav.settings"), path="/settings"):
             build(user)
+            survivorship.card(user, rules)
         return None
 
 
