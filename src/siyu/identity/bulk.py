@@ -15,7 +15,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -160,6 +160,11 @@ def resolve_batch(
     static = {k: reason for k in uses if (reason := junk_reason(k)) is not None}
     flagged = _flagged(db, [k for k in uses if k not in static], hashes)
     junk = {**static, **dict.fromkeys(flagged, "flagged earlier")}
+    if fanout_limit is not None:
+        crowded = _crowded_keys(
+            [[k for k in r.keys if k not in junk] for r in records], fanout_limit
+        )
+        junk.update(dict.fromkeys(crowded, f"links more than {fanout_limit} distinct people"))
     for key, reason in junk.items():
         service.flag_junk(db, actor, key, reason, clock=clock, hits=uses[key])
     usable = [[k for k in dict.fromkeys(r.keys) if k not in junk] for r in records]
@@ -306,6 +311,27 @@ def _latest_values(records: Sequence[Record], indexes: Sequence[int]) -> dict[st
     return _first_values(records, list(reversed(indexes)))
 
 
+def _crowded_keys(records: Sequence[Sequence[IdentityKey]], limit: int) -> set[IdentityKey]:
+    """Shared keys seen in one batch with more than ``limit`` distinct people's exclusive ids.
+
+    A phone on records of five different Tmall buyers is a store's own phone typed for walk-in
+    customers, not a person: it is flagged before it links anyone (record by record, the first
+    ``limit`` buyers would have been merged before the key was caught).
+    """
+    seen: dict[IdentityKey, dict[tuple[str, str], set[str]]] = {}
+    for keys in records:
+        exclusive = [k for k in keys if k.kind in EXCLUSIVE]
+        if not exclusive:
+            continue
+        for key in keys:
+            if key.kind in EXCLUSIVE:
+                continue
+            groups = seen.setdefault(key, {})
+            for ex in exclusive:
+                groups.setdefault((ex.kind.value, ex.namespace), set()).add(ex.value)
+    return {key for key, groups in seen.items() if any(len(v) > limit for v in groups.values())}
+
+
 def _first_values(records: Sequence[Record], indexes: Sequence[int]) -> dict[str, Any]:
     """The golden record of a new customer: each field's first non-empty value, in input order."""
     values: dict[str, Any] = {}
@@ -319,7 +345,8 @@ def _first_values(records: Sequence[Record], indexes: Sequence[int]) -> dict[str
 def _touch(
     db: Session, keys: Sequence[IdentityKey], hashes: Mapping[IdentityKey, str], now: datetime
 ) -> None:
-    """Mark known keys as seen again."""
+    """Mark known keys as seen again, to the day: a key seen today is not rewritten."""
+    stale = now - timedelta(days=1)
     for (kind, namespace), by_hash in _by_namespace(keys, hashes).items():
         wanted = list(by_hash)
         for start in range(0, len(wanted), _CHUNK):
@@ -329,6 +356,7 @@ def _touch(
                     Identity.kind == kind,
                     Identity.namespace == namespace,
                     Identity.key_hash.in_(wanted[start : start + _CHUNK]),
+                    Identity.last_seen_at < stale,
                 )
                 .values(last_seen_at=now)
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -13,7 +13,7 @@ from siyu.core.db import Database, unit_of_work
 from siyu.customers.models import Customer
 from siyu.identity import bulk
 from siyu.identity import service as identity
-from siyu.identity.keys import IdentityKey, KeyKind, make_key
+from siyu.identity.keys import IdentityKey, KeyKind, junk_reason, make_key
 from siyu.identity.models import Identity, JunkKey, MergeRecord
 from tests.factories import bare_tenant
 from tests.integration.identity.test_oneid import components
@@ -61,6 +61,11 @@ def sequential(db, actor: Actor, records: list[list[IdentityKey]]) -> list[uuid.
 def test_batch_gives_the_customers_of_resolving_in_turn(
     database: Database, before: list[list[IdentityKey]], batch: list[list[IdentityKey]]
 ) -> None:
+    # a key crowded within the batch is caught before it links anyone (tested below); record by
+    # record, it would have merged the first few people first
+    assume(
+        not bulk._crowded_keys([[k for k in keys if junk_reason(k) is None] for keys in batch], 3)
+    )
     one, other = bare_tenant(), bare_tenant()
     with unit_of_work(one) as db:
         expected = live_customers(db, sequential(db, one, before + batch))
@@ -140,3 +145,22 @@ def test_batch_fills_profile_gaps_and_creates_with_first_values(database: Databa
         customer = db.get(Customer, (actor.tenant_id, cid))
         # the gap is filled, the known city is not overwritten
         assert (customer.province, customer.city) == ("浙江省", "杭州市")
+
+
+def test_a_store_phone_on_many_walk_ins_is_caught_before_it_links_anyone(
+    database: Database,
+) -> None:
+    actor = bare_tenant()
+    store = make_key(KeyKind.PHONE, "13955550123")
+    walk_ins = [[make_key(KeyKind.BUYER, f"walkin{i}", "tmall"), store] for i in range(5)]
+    own = [make_key(KeyKind.BUYER, "walkin0", "tmall"), make_key(KeyKind.PHONE, "13911110000")]
+    with unit_of_work(actor) as db:
+        result = bulk.resolve_batch(
+            db, actor, [bulk.Record(keys=k) for k in [*walk_ins, own]], source="pos"
+        )
+        assert len(set(result.customer_ids)) == 5  # five people; the buyer's own phone joins
+        assert result.customer_ids[5] == result.customer_ids[0]
+        assert "phone" in result.junk_keys
+        assert db.scalar(select(func.count()).select_from(MergeRecord)) == 0
+        (flag,) = db.scalars(select(JunkKey)).all()
+        assert (flag.reason, flag.hit_count) == ("links more than 3 distinct people", 5)
