@@ -288,6 +288,24 @@ def test_settings_shows_role_and_sign_out_ends_the_session(page: Page) -> None:
 
 
 @e2e
+def test_admin_sets_a_survivorship_rule_in_settings(page: Page) -> None:
+    sign_in(page, "admin")
+    nav_link(page, "设置").click()
+    card = page.get_by_role("heading", name="黄金记录：以哪个值为准").locator("..")
+    expect(card).to_contain_text("保留最早的值")
+    card.get_by_label("城市").click()
+    page.get_by_role("option", name="以最新的值为准").click()
+    card.get_by_label("姓名").click()
+    page.get_by_role("option", name="以最可信的来源为准").click()
+    card.get_by_label("来源，按可信度从高到低").first.fill("pos, tmall")
+    card.get_by_role("button", name="保存规则").click()
+    expect(page.get_by_text("取值规则已保存")).to_be_visible()
+    page.reload()
+    card = page.get_by_role("heading", name="黄金记录：以哪个值为准").locator("..")
+    expect(card.get_by_label("来源，按可信度从高到低").first).to_have_value("pos, tmall")
+
+
+@e2e
 def test_phone_sized_screen_renders_login_and_overview(new_page: NewPage) -> None:
     page = new_page(PHONE)
     page.goto("/login")
