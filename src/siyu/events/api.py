@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+import structlog
 from fastapi import APIRouter, Query
 
 from siyu.core.db import unit_of_work
@@ -13,14 +14,26 @@ from siyu.events import ingest, service
 from siyu.events.schemas import EventBatch, EventBatchResult, EventRead
 from siyu.security.deps import CurrentActor
 
+log = structlog.get_logger(__name__)
 router = APIRouter(tags=["events"])
+
+ATTEMPTS = 4  # a batch that collides with concurrent batches runs again, up to this many times
 
 
 @router.post("/events", operation_id="ingest_events")
 def ingest_events(data: EventBatch, actor: CurrentActor) -> EventBatchResult:
     """Store up to 1,000 events, idempotent by key; bad events are listed, not stored."""
-    with unit_of_work(actor) as db:
-        return ingest.ingest_batch(db, actor, data.events)
+    attempt = 1
+    while True:
+        try:
+            with unit_of_work(actor) as db:
+                return ingest.ingest_batch(db, actor, data.events)
+        except Exception as exc:
+            # The batch was rolled back whole; a fresh attempt sees the other side's commit.
+            if attempt >= ATTEMPTS or not ingest.is_concurrent_conflict(exc):
+                raise
+            log.info("event_batch_retried", attempt=attempt, error=type(exc).__name__)
+            attempt += 1
 
 
 @router.get("/customers/{customer_id}/events", operation_id="list_customer_events")

@@ -67,7 +67,7 @@ def record_many(db: Session, actor: Actor, rows: Sequence[dict[str, Any]]) -> in
     if not rows:
         return 0
     full = [{"tenant_id": actor.tenant_id, "id": new_id(), "data": {}, **row} for row in rows]
-    return bulk.insert_ignore(db, Event, full, conflict=["tenant_id", "idempotency_key"])
+    return bulk.insert_ignore_columns(db, Event, full, conflict=["tenant_id", "idempotency_key"])
 
 
 def timeline(

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+import structlog
+from sqlalchemy import and_, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from siyu.core.actor import Actor, Role
@@ -25,6 +27,8 @@ from siyu.security.models import ApiToken, AppUser, AuditEntry, AuthSession
 from siyu.security.passwords import DUMMY_HASH, hash_password, verify_password
 from siyu.security.rbac import Perm, require
 from siyu.tenancy.models import AgencyTenant, OrgUnit, Staff, Tenant
+
+log = structlog.get_logger(__name__)
 
 TOKEN_PREFIX = "sy_"  # noqa: S105 - a prefix, not a secret
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -133,14 +137,28 @@ def build_actor(db: Session, user: AppUser, tenant_id: uuid.UUID) -> Actor:
     tenant = db.get(Tenant, tenant_id)
     if tenant is None or not tenant.is_active:
         raise NotFound(f"tenant {tenant_id} not found")
-    locale = user.locale or tenant.locale
     staff = db.scalar(
         select(Staff).where(
             Staff.tenant_id == tenant_id, Staff.user_id == user.id, Staff.is_active.is_(True)
         )
     )
+    unit = db.get(OrgUnit, (tenant_id, staff.org_unit_id)) if staff is not None else None
+    return _actor_of(db, user, tenant_id, tenant, staff, unit)
+
+
+def _actor_of(
+    db: Session,
+    user: AppUser,
+    tenant_id: uuid.UUID,
+    tenant: Tenant | None,
+    staff: Staff | None,
+    unit: OrgUnit | None,
+) -> Actor:
+    """Build the actor from rows already loaded (the agency link is looked up only if needed)."""
+    if tenant is None or not tenant.is_active:
+        raise NotFound(f"tenant {tenant_id} not found")
+    locale = user.locale or tenant.locale
     if staff is not None:
-        unit = db.get(OrgUnit, (tenant_id, staff.org_unit_id))
         if unit is None:
             raise NotFound(f"org unit of staff {staff.id} not found")
         role = Role(staff.role)
@@ -263,28 +281,65 @@ def _live_session(db: Session, token: str, clock: Clock) -> tuple[AuthSession, A
 
 
 def resolve_token(db: Session, token: str, *, clock: Clock = SYSTEM_CLOCK) -> tuple[Actor, AppUser]:
-    """Return the actor behind a bearer token: an API token or a session token."""
+    """Return the actor behind a bearer token: an API token or a session token.
+
+    An API token is checked in one query that also loads its user, tenant, staff row and org
+    unit: integrations send one per request, so this is on the hot path of every API call.
+    """
     if not token.startswith(TOKEN_PREFIX):
         raise AuthenticationFailed(
             "malformed bearer token", hint=f"tokens start with {TOKEN_PREFIX}"
         )
     now = clock.now()
-    api_token = db.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
-    if api_token is not None:
+    found = db.execute(
+        select(ApiToken, AppUser, Tenant, Staff, OrgUnit)
+        .outerjoin(AppUser, AppUser.id == ApiToken.user_id)
+        .outerjoin(Tenant, Tenant.id == ApiToken.tenant_id)
+        .outerjoin(
+            Staff,
+            and_(
+                Staff.tenant_id == ApiToken.tenant_id,
+                Staff.user_id == ApiToken.user_id,
+                Staff.is_active.is_(True),
+            ),
+        )
+        .outerjoin(
+            OrgUnit, and_(OrgUnit.tenant_id == Staff.tenant_id, OrgUnit.id == Staff.org_unit_id)
+        )
+        .where(ApiToken.token_hash == _hash_token(token))
+    ).first()
+    if found is not None:
+        api_token, user, tenant, staff, unit = found
         if api_token.revoked_at is not None or (
             api_token.expires_at is not None and api_token.expires_at <= now
         ):
             raise AuthenticationFailed(
                 f"API token {api_token.prefix}… is revoked or expired", hint="create a new token"
             )
-        user = db.get(AppUser, api_token.user_id)
         if user is None or not user.is_active:
             raise AuthenticationFailed("the token's user is disabled")
+        actor = _actor_of(db, user, api_token.tenant_id, tenant, staff, unit)
         if api_token.last_used_at is None or now - api_token.last_used_at > _LAST_USED_RESOLUTION:
-            api_token.last_used_at = now
-        return build_actor(db, user, api_token.tenant_id), user
+            _touch(db, api_token, now)
+        return actor, user
     session, user = _live_session(db, token, clock)
     return build_actor(db, user, session.tenant_id), user
+
+
+def _touch(db: Session, api_token: ApiToken, now: datetime) -> None:
+    """Record when the token was last used; bookkeeping, so a busy SQLite may skip it once.
+
+    SQLite refuses to turn this read transaction into a write one when another connection has
+    written since it began ("database is locked", without waiting); the next request a moment
+    later records the use instead of this one failing.
+    """
+    try:
+        with db.begin_nested():
+            api_token.last_used_at = now
+    except OperationalError as exc:
+        if db.get_bind().dialect.name != "sqlite":
+            raise
+        log.info("api_token_touch_skipped", token=api_token.prefix, error=str(exc.orig))
 
 
 # --- API tokens -------------------------------------------------------------------------------

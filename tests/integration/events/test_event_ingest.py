@@ -124,3 +124,50 @@ def test_identify_merges_and_undo_via_api(client: TestClient) -> None:
     phone_junk = [j for j in listed if j["kind"] == "phone"]
     assert phone_junk[0]["hit_count"] == 2  # flagged by the fixture, seen again here
     assert phone_junk[0]["value"] == "13800138000"  # admins read PII
+
+
+def test_batch_resolves_keys_through_oneid_as_one_by_one(client: TestClient) -> None:
+    """New people, new keys of known people and keys bridging two customers, in one batch."""
+    w = make_world("evid", phone_seed=21)
+    h = auth(w.users["admin"])
+
+    def by(key: str, source: str, *keys: tuple[str, str]):
+        people = [{"kind": k, "value": v} for k, v in keys]
+        return _event(key, source=source, keys=people, data={"ref": key})
+
+    batch = {
+        "events": [
+            by("n1", "web", ("unionid", "oNew-7")),
+            by("n2", "wecom", ("unionid", "oNew-7")),  # the same new person, another source
+            by("j1", "mini_program", ("phone", w.phones["c2"]), ("unionid", "oJoin-2")),
+            by("j2", "web", ("unionid", "oJoin-2")),  # the key c2 just gained
+            by("m1", "web", ("phone", w.phones["c1"]), ("email", "c3@example.com")),  # c1 and c3
+        ]
+    }
+    body = client.post("/api/v1/events", headers=h, json=batch).json()
+    assert (body["accepted"], body["duplicates"], body["rejected"]) == (5, 0, [])
+
+    def identify(kind: str, value: str) -> str:
+        found = client.post(
+            "/api/v1/identify", headers=h, json={"keys": [{"kind": kind, "value": value}]}
+        ).json()
+        assert found["created"] is False
+        return str(found["customer_id"])
+
+    new = identify("unionid", "oNew-7")
+    identities = client.get(f"/api/v1/customers/{new}/identities", headers=h).json()
+    assert [(i["kind"], i["source"]) for i in identities] == [("unionid", "web")]
+    assert identify("unionid", "oJoin-2") == str(w.customers["c2"])
+    survivor = identify("email", "c3@example.com")
+    assert survivor == identify("phone", w.phones["c1"])
+    merges = client.get(f"/api/v1/customers/{survivor}/merges", headers=h).json()
+    assert len(merges) == 2  # the fixture's own merge, and c1 with c3
+    timeline = {cid: _refs(client, h, cid) for cid in (new, str(w.customers["c2"]), survivor)}
+    assert timeline[new] == {"n1", "n2"}
+    assert timeline[str(w.customers["c2"])] == {"j1", "j2"}
+    assert timeline[survivor] == {"m1"}
+
+
+def _refs(client: TestClient, headers: dict[str, str], customer_id: str) -> set[str]:
+    events = client.get(f"/api/v1/customers/{customer_id}/events", headers=headers).json()
+    return {e["data"]["ref"] for e in events if e["type"] == "page.viewed"}
