@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from siyu.core.actor import Actor
-from siyu.core.append import append_rows
+from siyu.core.append import append_rows, one_of
 from siyu.core.clock import SYSTEM_CLOCK, Clock
 from siyu.core.ids import new_id
 from siyu.customers import bulk as customer_bulk
@@ -34,7 +34,7 @@ from siyu.identity.keys import EXCLUSIVE, IdentityKey, junk_reason
 from siyu.identity.models import Identity, JunkKey, JunkStatus
 from siyu.security.rbac import Perm, require
 
-_CHUNK = 5_000
+_CHUNK = 20_000
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def owners_of(
                 select(Identity.key_hash, Identity.customer_id).where(
                     Identity.kind == kind,
                     Identity.namespace == namespace,
-                    Identity.key_hash.in_(wanted[start : start + _CHUNK]),
+                    one_of(db, Identity.key_hash, wanted[start : start + _CHUNK]),
                 )
             )
             owners.update({by_hash[r.key_hash]: r.customer_id for r in rows})
@@ -115,7 +115,7 @@ def _flagged(
                 select(JunkKey.key_hash).where(
                     JunkKey.kind == kind,
                     JunkKey.namespace == namespace,
-                    JunkKey.key_hash.in_(wanted[start : start + _CHUNK]),
+                    one_of(db, JunkKey.key_hash, wanted[start : start + _CHUNK]),
                     JunkKey.status == JunkStatus.FLAGGED,
                 )
             )
@@ -132,7 +132,7 @@ def _exclusive_counts(
         rows = db.execute(
             select(Identity.customer_id, Identity.kind, Identity.namespace, func.count())
             .where(
-                Identity.customer_id.in_(customer_ids[start : start + _CHUNK]),
+                one_of(db, Identity.customer_id, customer_ids[start : start + _CHUNK]),
                 Identity.kind.in_(exclusive),
             )
             .group_by(Identity.customer_id, Identity.kind, Identity.namespace)
@@ -355,7 +355,7 @@ def _touch(
                 .where(
                     Identity.kind == kind,
                     Identity.namespace == namespace,
-                    Identity.key_hash.in_(wanted[start : start + _CHUNK]),
+                    one_of(db, Identity.key_hash, wanted[start : start + _CHUNK]),
                     Identity.last_seen_at < stale,
                 )
                 .values(last_seen_at=now)

@@ -37,7 +37,7 @@ from siyu.security.rbac import Perm, require
 from siyu.tenancy import service as tenancy
 
 Progress = Callable[[int, int], None]
-_LOOKUP_CHUNK = 1000
+_LOOKUP_CHUNK = 20_000
 
 
 class OnError(StrEnum):
@@ -323,9 +323,11 @@ def _write_batch(
             if (e := proposals.evidence_row(actor.tenant_id, customer_id, source, values))
         }.values()
     )
-    append_rows(db, Evidence, [e for e in evidence if e["customer_id"] in resolution.created])
-    proposals.record_evidence(
-        db, [e for e in evidence if e["customer_id"] not in resolution.created]
+    known = proposals.known_evidence(
+        db, [e["customer_id"] for e in evidence if e["customer_id"] not in resolution.created]
+    )
+    append_rows(
+        db, Evidence, [e for e in evidence if (e["customer_id"], e["fingerprint"]) not in known]
     )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from siyu.core.actor import Actor
-from siyu.core.append import append_rows
+from siyu.core.append import append_rows, one_of
 from siyu.core.clock import SYSTEM_CLOCK, Clock, utcnow
 from siyu.core.errors import Conflict, NotFound
 from siyu.core.ids import new_id
@@ -187,7 +187,7 @@ def states_by_external_id(
             Order.status,
             Order.paid_fen,
             Order.refunded_fen,
-        ).where(Order.source == source, Order.external_id.in_(list(external_ids)))
+        ).where(Order.source == source, one_of(db, Order.external_id, external_ids))
     )
     return {
         r.external_id: OrderState(r.id, r.customer_id, r.status, r.paid_fen, r.refunded_fen)
