@@ -2,37 +2,46 @@
 
     python bench/event_ingest.py                       # PostgreSQL database bench_events
     python bench/event_ingest.py --database-url sqlite:////tmp/bench_events.db
-    python bench/event_ingest.py --seconds 30 --batch 100 --concurrency 4 --workers 1,2
+    python bench/event_ingest.py --seconds 30 --batch 100 --concurrency 3 --workers 1,2
 
 Set-up: a fresh database (PostgreSQL: ``bench_events`` dropped and re-created; SQLite: the file
 removed), migrated to head, seeded with the demo brand (``--customers`` customers with phones,
-e-mails and member numbers; a third of them also get a WeChat unionid) and an admin API token.
+e-mails and member numbers; a third of them also get a WeChat unionid), an admin API token, and
+on PostgreSQL fresh planner statistics (``ANALYZE``, as autovacuum would have after a load).
 
 Then, for each worker count in ``--workers``, the real server runs as a subprocess (uvicorn with
 uvloop and httptools, ``SIYU_ENV=production`` with freshly generated keys, JSON logs, access log
 off) and a load generator in a separate process (httpx, asyncio) posts batches of ``--batch``
 events for ``--warmup`` + ``--seconds`` seconds; only requests that finish after the warm-up
-count. The events name their person by ``customer_id`` (55 %), by a known phone (23 %), a known
-unionid (13 %), phone and unionid together (5 %), the unionid of someone first seen earlier in the
-run (3.5 %), or a new unionid (``--new-people``, 0.5 %: new people, who become customers); 2 %
-re-send an earlier idempotency key (a client retry), 0.5 % have an invalid type (rejected, with
-the reason).
+count. Each request in flight belongs to one simulated client with its own history. The events
+name their person by ``customer_id`` (55 %), by a known phone (23 %), a known unionid (13 %),
+phone and unionid together (5 %), the unionid of someone the client introduced earlier (3.5 %),
+or a new unionid (``--new-people``, 0.5 %: new people, who become customers); 2 % re-send one
+of the client's earlier idempotency keys (a retry), 0.5 % have an invalid type (rejected, with
+the reason). Request bodies are made before the clock starts; a client reconnects every
+``--reconnect-every`` requests (uvicorn's workers race to accept connections, so a few
+everlasting ones can all land on one worker).
 
 ``--concurrency`` requests are kept in flight (closed loop); ``--rate`` instead sends batches at a
 fixed rate of events/s (open loop, latency measured from the scheduled send time, so a slow
 server cannot hide its queue).
 
+Printed per worker count: events/s over the measured period, latency per request (each request
+carries ``--batch`` events) p50/p95/p99/max, errors, what the server answered (accepted,
+duplicates, rejected), CPU used per 100 events by the server processes, the database backends
+(PostgreSQL) and the load generator, and a check that every accepted event is stored.
+
 References, measured in the same run:
 
 * raw insert: as many processes as the largest worker count insert the same kind of event rows,
   already resolved to customer ids, with one plain ``INSERT … ON CONFLICT DO NOTHING`` per batch
-  (one transaction each) through SQLAlchemy Core — the database's own write ceiling for this
-  table from Python; the printed ratio is API events/s over this.
+  (one transaction each) through SQLAlchemy Core — the database's own write speed for this
+  table from Python, without HTTP, auth, validation or OneID; the ratio is API events/s over it.
 * ``GET /api/v1/me`` on the same server with the same token and concurrency: the floor of one
-  authenticated request (HTTP, token lookup, one small query).
+  authenticated request (HTTP, token check, one small query).
 
-Everything — server, database, load generator — shares this machine's cores; the load generator
-costs some of them.
+Everything — server, database, load generator — shares this machine's cores (and whatever else
+runs on it: the load average is printed at the start and the end).
 """
 
 from __future__ import annotations
@@ -349,7 +358,12 @@ async def _drive(args: argparse.Namespace) -> dict[str, Any]:
     import httpx
 
     pools = json.loads(Path(args.pools).read_text())
-    workload = Workload(pools, args.run, args.batch, args.new_people)
+    # One simulated client per request in flight, each with its own new people and retries: a
+    # person's events come from one device, so two clients rarely name the same new person.
+    clients = [
+        Workload(pools, f"{args.run}c{i}", args.batch, args.new_people)
+        for i in range(args.concurrency)
+    ]
     headers = {"Authorization": f"Bearer {args.token}", "Content-Type": "application/json"}
     is_get = not args.path.endswith("/events")
     limits = httpx.Limits(max_connections=max(args.concurrency, 64), max_keepalive_connections=64)
@@ -358,9 +372,10 @@ async def _drive(args: argparse.Namespace) -> dict[str, Any]:
     cpu_marks: dict[str, float] = {}
     # Bodies are made before the clock starts (real clients are other machines); enough for
     # 10,000 events/s or the offered rate, and more on the fly should the server outrun that.
-    planned = (args.rate or 10_000) * (args.warmup + args.seconds) / args.batch
-    bodies = [] if is_get else [workload.body() for _ in range(int(planned) + 1)]
-    bodies.reverse()
+    planned = (args.rate or 10_000) * (args.warmup + args.seconds) / args.batch / len(clients)
+    bodies: list[list[bytes]] = [
+        [] if is_get else [w.body() for _ in range(int(planned) + 1)][::-1] for w in clients
+    ]
     start = time.perf_counter()
     window_start, window_end = start + args.warmup, start + args.warmup + args.seconds
     sent = 0
@@ -369,9 +384,10 @@ async def _drive(args: argparse.Namespace) -> dict[str, Any]:
         base_url=args.base, headers=headers, limits=limits, timeout=60
     ) as client:
 
-        async def one(scheduled: float) -> None:
+        async def one(scheduled: float, client_no: int) -> None:
             nonlocal sent
-            body = b"" if is_get else (bodies.pop() if bodies else workload.body())
+            mine = bodies[client_no]
+            body = b"" if is_get else (mine.pop() if mine else clients[client_no].body())
             sent += 1
             # Reconnect now and then, as SDK clients do: the server's workers share connections
             # by racing to accept them, so a few everlasting connections can all land on one.
@@ -408,18 +424,18 @@ async def _drive(args: argparse.Namespace) -> dict[str, Any]:
                 delay = scheduled - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                task = asyncio.create_task(one(scheduled))
+                task = asyncio.create_task(one(scheduled, n % len(clients)))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
                 n += 1
             await asyncio.gather(*pending)
         else:
 
-            async def loop() -> None:
+            async def loop(client_no: int) -> None:
                 while time.perf_counter() < window_end:
-                    await one(time.perf_counter())
+                    await one(time.perf_counter(), client_no)
 
-            await asyncio.gather(*(loop() for _ in range(args.concurrency)))
+            await asyncio.gather(*(loop(i) for i in range(len(clients))))
     window = [r for r in records if window_start <= r[0] < window_end]
     ok = [r for r in window if not r[6]]
     latencies = sorted(r[1] for r in ok)
@@ -609,7 +625,7 @@ class CpuMeter:
 
 
 def count_events(url: str, prefix: str) -> int:
-    """Return how many stored events have an idempotency key starting with ``prefix``."""
+    """Return how many stored events the simulated clients of run ``prefix`` sent."""
     from sqlalchemy import create_engine, func, select
 
     from siyu.core.registry import load_models
@@ -618,7 +634,7 @@ def count_events(url: str, prefix: str) -> int:
     load_models()
     engine = create_engine(url)
     with engine.connect() as conn:
-        query = select(func.count()).where(Event.idempotency_key.like(f"{prefix}-%"))
+        query = select(func.count()).where(Event.idempotency_key.like(f"{prefix}c%"))
         stored = conn.scalar(query)
     engine.dispose()
     return int(stored or 0)
@@ -685,7 +701,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="measured period")
     parser.add_argument("--warmup", type=float, default=5.0, help="unmeasured start")
     parser.add_argument("--batch", type=int, default=100, help="events per request")
-    parser.add_argument("--concurrency", type=int, default=4, help="requests in flight")
+    parser.add_argument("--concurrency", type=int, default=3, help="requests in flight")
     parser.add_argument("--rate", type=float, default=0.0, help="open loop: events/s to offer")
     parser.add_argument("--workers", default="1,2", help="server worker counts to measure")
     parser.add_argument(
@@ -695,13 +711,17 @@ def main() -> None:
     parser.add_argument(
         "--new-people", type=float, default=0.005, help="share of events by never-seen people"
     )
-    parser.add_argument("--reference-seconds", type=float, default=10.0)
-    parser.add_argument("--role", choices=("main", "drive", "raw"), default="main")
-    parser.add_argument("--base")
-    parser.add_argument("--token")
-    parser.add_argument("--pools")
-    parser.add_argument("--run")
-    parser.add_argument("--path", default="/api/v1/events")
+    parser.add_argument(
+        "--reference-seconds", type=float, default=10.0, help="length of each reference run"
+    )
+    # Internal: how this script runs its own load generator and reference processes.
+    hidden = argparse.SUPPRESS
+    parser.add_argument("--role", choices=("main", "drive", "raw"), default="main", help=hidden)
+    parser.add_argument("--base", help=hidden)
+    parser.add_argument("--token", help=hidden)
+    parser.add_argument("--pools", help=hidden)
+    parser.add_argument("--run", help=hidden)
+    parser.add_argument("--path", default="/api/v1/events", help=hidden)
     args = parser.parse_args()
     if args.role == "drive":
         drive(args)

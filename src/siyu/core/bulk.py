@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
@@ -101,29 +102,11 @@ def insert_ignore_columns(
                 f"bulk rows for {table.name} name another tenant than {tenant_id}",
                 hint="this is a bug: rows must stay within the acting tenant",
             )
-    dialect = session.get_bind().dialect
-    names = list(rows[0])
     keys = rows[0].keys()
-    converters = [_json_converter(table.c[name].type, dialect) for name in names]
-    if (
-        dialect.name != "postgresql"
-        or any(c.default is not None and c.key not in keys for c in table.columns)
-        or any(row.keys() != keys for row in rows)
-        or any(convert is _UNSUPPORTED for convert in converters)
-    ):
+    plan = _recordset_plan(table, tuple(keys), tuple(conflict), session.get_bind().dialect)
+    if plan is None or any(row.keys() != keys for row in rows):
         return insert_ignore(session, model, rows, conflict=conflict)
-    source = (
-        func.json_to_recordset(bindparam("rows", type_=postgresql.JSON))
-        .table_valued(*(column(name, table.c[name].type) for name in names))
-        .render_derived(with_types=True)
-    )
-    stmt = (
-        postgresql.insert(table)
-        .from_select(names, select(*(source.c[name] for name in names)))
-        .on_conflict_do_nothing(index_elements=list(conflict))
-        .execution_options(preserve_rowcount=True)
-    )
-    pairs = list(zip(names, converters, strict=True))
+    stmt, pairs = plan
     inserted = 0
     for part in chunks(rows):
         payload = [
@@ -134,6 +117,36 @@ def insert_ignore_columns(
         result = cast("CursorResult[Any]", session.execute(stmt, {"rows": payload}))
         inserted += result.rowcount
     return inserted
+
+
+@functools.lru_cache(maxsize=128)
+def _recordset_plan(
+    table: Table, names: tuple[str, ...], conflict: tuple[str, ...], dialect: Dialect
+) -> tuple[Any, tuple[tuple[str, Converter | None], ...]] | None:
+    """Return the ``json_to_recordset`` insert for these columns and each one's converter.
+
+    ``None`` when it does not apply: not PostgreSQL, a column with a Python-side default left
+    out (the ORM path fills it), or a column type JSON cannot carry.
+    """
+    if dialect.name != "postgresql":
+        return None
+    if any(c.default is not None and c.key not in names for c in table.columns):
+        return None
+    converters = [_json_converter(table.c[name].type, dialect) for name in names]
+    if any(convert is _UNSUPPORTED for convert in converters):
+        return None
+    source = (
+        func.json_to_recordset(bindparam("rows", type_=postgresql.JSON))
+        .table_valued(*(column(name, table.c[name].type) for name in names))
+        .render_derived(with_types=True)
+    )
+    stmt = (
+        postgresql.insert(table)
+        .from_select(list(names), select(*(source.c[name] for name in names)))
+        .on_conflict_do_nothing(index_elements=list(conflict))
+        .execution_options(preserve_rowcount=True)
+    )
+    return stmt, tuple(zip(names, converters, strict=True))
 
 
 _UNSUPPORTED: Converter = lambda value: value  # noqa: E731 - a sentinel, compared by identity
