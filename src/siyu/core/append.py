@@ -20,7 +20,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
-from siyu.core.db import CrossTenantWrite, session_tenant
+from siyu.core.db import check_rows_tenant
 
 _INSERT_CHUNK = 5_000
 
@@ -61,10 +61,7 @@ def append_rows(session: Session, model: type[Any], rows: Sequence[dict[str, Any
     if not rows:
         return 0
     table: Table = model.__table__
-    if "tenant_id" in table.c:
-        tenant_id = session_tenant(session)
-        if any(row["tenant_id"] != tenant_id for row in rows):
-            raise CrossTenantWrite(f"bulk rows for {table.name} name another tenant")
+    check_rows_tenant(session, table, rows)
     session.flush()
     named = list(rows[0])
     extra = _defaults(table, set(named))

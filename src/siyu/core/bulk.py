@@ -27,7 +27,7 @@ from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from siyu.core.db import CrossTenantWrite, session_tenant
+from siyu.core.db import check_rows_tenant
 
 CHUNK = 5_000
 
@@ -95,13 +95,7 @@ def insert_ignore_columns(
     if not rows:
         return 0
     table: Table = model.__table__
-    if "tenant_id" in table.c:
-        tenant_id = session_tenant(session)
-        if any(row["tenant_id"] != tenant_id for row in rows):
-            raise CrossTenantWrite(
-                f"bulk rows for {table.name} name another tenant than {tenant_id}",
-                hint="this is a bug: rows must stay within the acting tenant",
-            )
+    check_rows_tenant(session, table, rows)
     keys = rows[0].keys()
     plan = _recordset_plan(table, tuple(keys), tuple(conflict), session.get_bind().dialect)
     if plan is None or any(row.keys() != keys for row in rows):

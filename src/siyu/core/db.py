@@ -13,7 +13,7 @@ Tenant scoping cannot be forgotten:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager as ContextManager
 from contextlib import contextmanager
 from datetime import datetime
@@ -25,6 +25,7 @@ from sqlalchemy import (
     Engine,
     ForeignKey,
     MetaData,
+    Table,
     Uuid,
     create_engine,
     event,
@@ -85,6 +86,18 @@ class Timestamped:
 
 class CrossTenantWrite(AppError):
     status, code, title = 500, "cross_tenant_write", "Cross-tenant write"
+
+
+def check_rows_tenant(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """The ORM's tenant guard for Core bulk statements: every row names the session's tenant."""
+    if "tenant_id" not in table.c:
+        return
+    tenant_id = session_tenant(session)
+    if any(row["tenant_id"] != tenant_id for row in rows):
+        raise CrossTenantWrite(
+            f"bulk rows for {table.name} name another tenant than {tenant_id}",
+            hint="this is a bug: rows must stay within the acting tenant",
+        )
 
 
 def _normalise_url(url: str) -> str:
