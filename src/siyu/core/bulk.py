@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Uuid,
     bindparam,
     column,
+    event,
     false,
     func,
     select,
@@ -24,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Dialect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from siyu.core.db import check_rows_tenant
@@ -183,11 +185,37 @@ def lock_for_writing(session: Session, model: type[Any]) -> None:
     upgrade its lock when it first writes; if another connection committed in between, SQLite
     refuses at once ("database is locked") instead of waiting ``busy_timeout``. A write that
     matches no row, as the first statement, takes the lock up front and waits its turn, so the
-    reads that follow see current data and the writes cannot fail on the upgrade. PostgreSQL
-    locks rows, not the database: nothing to do there.
+    reads that follow see current data and the writes cannot fail on the upgrade.
+
+    Writers of one process also queue on a lock of their own, held until the session's
+    transaction ends: SQLite's busy handler polls with growing sleeps (up to 100 ms) and is not
+    fair, so without it a writer can wait seconds while others keep taking the lock.
+
+    PostgreSQL locks rows, not the database: nothing to do there.
     """
     if session.get_bind().dialect.name != "sqlite":
         return
+    if _WRITER_KEY not in session.info:
+        writer = _writer_lock(str(session.get_bind().engine.url))
+        writer.acquire()
+        session.info[_WRITER_KEY] = writer
     table: Table = model.__table__
     first = next(iter(table.primary_key.columns))
     session.execute(update(table).where(false()).values({first.name: first}))
+
+
+_WRITER_KEY = "bulk_sqlite_writer"
+_writers: dict[str, threading.RLock] = {}
+_writers_guard = threading.Lock()
+
+
+def _writer_lock(url: str) -> threading.RLock:
+    with _writers_guard:
+        return _writers.setdefault(url, threading.RLock())
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _release_writer(session: Session, transaction: SessionTransaction) -> None:
+    """Let the next writer of this process in once the session's outermost transaction ends."""
+    if transaction.parent is None and _WRITER_KEY in session.info:
+        session.info.pop(_WRITER_KEY).release()

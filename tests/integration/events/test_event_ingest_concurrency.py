@@ -191,6 +191,43 @@ def test_lock_for_writing_takes_the_sqlite_write_lock_before_reading(brand: Bran
         other.close()
 
 
+def test_sqlite_writers_of_one_process_queue_until_the_transaction_ends(brand: Brand) -> None:
+    """A second writer waits on the process's own lock (no busy polling), and gets in after."""
+    if brand.backend != "sqlite":
+        pytest.skip("SQLite only")
+    order: list[str] = []
+    second_in = threading.Event()
+
+    def second() -> None:
+        with unit_of_work(brand.actor) as db:
+            bulk.lock_for_writing(db, Event)
+            order.append("second")
+            second_in.set()
+
+    with unit_of_work(brand.actor) as db:
+        bulk.lock_for_writing(db, Event)
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        assert not second_in.wait(0.3)  # still queued behind this transaction
+        order.append("first")
+    assert second_in.wait(10)  # let in once the first transaction ended
+    waiter.join()
+    assert order == ["first", "second"]
+
+    def abandon() -> None:
+        with unit_of_work(brand.actor) as db:
+            bulk.lock_for_writing(db, Event)
+            raise RuntimeError("abandon the transaction")
+
+    with pytest.raises(RuntimeError, match="abandon"):
+        abandon()
+    second_in.clear()
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    assert second_in.wait(10)  # the lock was released on rollback too
+    waiter.join()
+
+
 def test_a_busy_sqlite_database_is_a_concurrent_conflict(brand: Brand) -> None:
     if brand.backend != "sqlite":
         pytest.skip("SQLite only")
