@@ -246,18 +246,7 @@ def _ref(
     if code is not None:
         found = by_code.get(code.strip())
         if found is None:
-            problems.append(
-                FieldError(
-                    reason=f"no {what} has code {code!r}"
-                    + (
-                        "; store codes are the org units' codes"
-                        if what == "store"
-                        else "; staff codes are the staff's WeCom userids"
-                    ),
-                    field=code_field,
-                    value=code,
-                )
-            )
+            problems.append(tenancy.unknown_code(what, code, code_field))
             return None
     if object_id is not None:
         if object_id not in ids:

@@ -412,18 +412,7 @@ def _code(
     code_field, id_field = fields
     code = (code or "").strip() or None
     if code is not None and code not in codes:
-        problems.append(
-            FieldError(
-                reason=f"no {what} has code {code!r}"
-                + (
-                    "; store codes are the org units' codes"
-                    if what == "store"
-                    else "; staff codes are the staff's WeCom userids"
-                ),
-                field=code_field,
-                value=code,
-            )
-        )
+        problems.append(tenancy.unknown_code(what, code, code_field))
         return None
     if object_id is None:
         return code

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from siyu.core.actor import Actor, Role
 from siyu.core.db import session_tenant
-from siyu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from siyu.core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from siyu.core.ids import new_id
 from siyu.security import service as security
 from siyu.security.rbac import Perm, require
@@ -436,3 +436,13 @@ def add_staff_at_hq(
     db.add(staff)
     db.flush()
     return staff
+
+
+def unknown_code(what: str, code: str, field: str) -> FieldError:
+    """The error for a store or staff code that matches nothing, saying where codes come from."""
+    where = (
+        "store codes are the org units' codes"
+        if what == "store"
+        else "staff codes are the staff's WeCom userids"
+    )
+    return FieldError(reason=f"no {what} has code {code!r}; {where}", field=field, value=code)
