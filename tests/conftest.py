@@ -17,10 +17,11 @@ from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, text
 
-from siyu.config import Environment, Settings
+from siyu.config import Environment, JobsSettings, Settings
 from siyu.core import migrate
 from siyu.core.db import Database, make_engine, set_database
 from siyu.core.registry import load_models
+from siyu.jobs import queue as jobs
 from siyu.security import pii
 
 POSTGRES_URL = os.environ.get(
@@ -40,8 +41,13 @@ load_models()
 
 @pytest.fixture(scope="session")
 def test_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    settings = Settings(env=Environment.TEST, home=tmp_path_factory.mktemp("siyu-home"))
+    settings = Settings(
+        env=Environment.TEST,
+        home=tmp_path_factory.mktemp("siyu-home"),
+        jobs=JobsSettings(immediate=True),
+    )
     pii.configure(settings.pii)
+    jobs.configure(settings)
     return settings
 
 

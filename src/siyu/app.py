@@ -11,6 +11,7 @@ from siyu.core import http
 from siyu.core.db import get_database, init_database
 from siyu.core.logging import configure_logging
 from siyu.core.registry import load_models
+from siyu.jobs import queue as jobs
 
 API_PREFIX = "/api/v1"
 
@@ -40,6 +41,7 @@ def create_app(
     settings.check_secrets()
     configure_logging(json=settings.log_json)
     load_models()
+    jobs.configure(settings)
     if init_db:
         init_database(settings)
     app = FastAPI(

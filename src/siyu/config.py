@@ -49,6 +49,19 @@ class ServerSettings(BaseModel):
     public_url: str | None = None
 
 
+class JobsSettings(BaseModel):
+    """Background jobs (huey).
+
+    The queue lives in Redis when ``redis_url`` is set, else in ``jobs.db`` under ``home``.
+    ``embedded`` runs workers inside ``siyu serve``/``siyu demo`` (one machine, no separate
+    ``siyu worker``); ``immediate`` runs every job at once in the caller (tests).
+    """
+
+    immediate: bool = False
+    embedded: bool = True
+    workers: int = Field(default=2, ge=1, le=64)
+
+
 class Settings(BaseSettings):
     """Everything configurable, from ``SIYU_*`` variables (nested with ``__``)."""
 
@@ -67,6 +80,7 @@ class Settings(BaseSettings):
     log_json: bool = False
     pii: PiiSettings = Field(default_factory=PiiSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
 
     @property
     def effective_database_url(self) -> str:

@@ -13,7 +13,7 @@ Tenant scoping cannot be forgotten:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager as ContextManager
 from contextlib import contextmanager
 from datetime import datetime
@@ -187,6 +187,17 @@ def _transaction(session: Session) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+    for callback in session.info.pop("after_commit", []):
+        callback()
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the unit of work has committed and closed (never on rollback).
+
+    For work that must see the committed rows and must not run inside the transaction:
+    handing jobs to the queue, say. A callback that raises propagates to the caller.
+    """
+    session.info.setdefault("after_commit", []).append(callback)
 
 
 def unit_of_work(actor: Actor, *, database: Database | None = None) -> ContextManager[Session]:

@@ -14,6 +14,13 @@ MODEL_MODULES = (
     "siyu.events.models",
     "siyu.identity.models",
     "siyu.webhooks.models",
+    "siyu.channels.models",
+    "siyu.channels.wecom.models",
+    "siyu.acquisition.models",
+    "siyu.contacts.models",
+    "siyu.groups.models",
+    "siyu.transfers.models",
+    "siyu.jobs.models",
 )
 
 

@@ -22,18 +22,38 @@ class Perm(StrEnum):
     AUDIT_READ = "audit:read"
     TOKENS_MANAGE = "tokens:manage"
     TENANTS_CREATE = "tenants:create"
+    CHANNELS_MANAGE = "channels:manage"  # channel accounts, their secrets, syncs
+    ACQUISITION_READ = "acquisition:read"  # channel codes and their statistics
+    ACQUISITION_WRITE = "acquisition:write"
+    TRANSFERS_WRITE = "transfers:write"  # hand a member's customers and groups to others
 
 
-_READ = {Perm.ORG_READ, Perm.STAFF_READ, Perm.CUSTOMERS_READ, Perm.ORDERS_READ}
+_READ = {
+    Perm.ORG_READ,
+    Perm.STAFF_READ,
+    Perm.CUSTOMERS_READ,
+    Perm.ORDERS_READ,
+    Perm.ACQUISITION_READ,
+}
 
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.ADMIN: frozenset(Perm),
     Role.AGENCY: frozenset(Perm) - {Perm.PII_READ},
     Role.OPERATOR: frozenset(
-        _READ | {Perm.CUSTOMERS_WRITE, Perm.ORDERS_WRITE, Perm.TOKENS_MANAGE, Perm.ORG_WRITE}
+        _READ
+        | {
+            Perm.CUSTOMERS_WRITE,
+            Perm.ORDERS_WRITE,
+            Perm.TOKENS_MANAGE,
+            Perm.ORG_WRITE,
+            Perm.ACQUISITION_WRITE,
+            Perm.TRANSFERS_WRITE,
+        }
     ),
     Role.ANALYST: frozenset(_READ | {Perm.TOKENS_MANAGE}),
-    Role.STORE_MANAGER: frozenset(_READ | {Perm.CUSTOMERS_WRITE, Perm.TOKENS_MANAGE}),
+    Role.STORE_MANAGER: frozenset(
+        _READ | {Perm.CUSTOMERS_WRITE, Perm.TOKENS_MANAGE, Perm.TRANSFERS_WRITE}
+    ),
     Role.GUIDE: frozenset(
         {Perm.ORG_READ, Perm.CUSTOMERS_READ, Perm.ORDERS_READ, Perm.CUSTOMERS_WRITE}
     ),

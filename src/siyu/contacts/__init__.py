@@ -1,0 +1,1 @@
+"""Contact relations: which staff member has which customer as a WeCom contact, since when."""

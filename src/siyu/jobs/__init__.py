@@ -1,0 +1,1 @@
+"""Background work: the huey instance, the outbox and its dispatcher."""
