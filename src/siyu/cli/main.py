@@ -8,7 +8,9 @@ import typer
 from rich.console import Console
 
 from siyu.cli import admin, config, customers, db, identity, imports, server, tenant, webhooks
+from siyu.cli.channels import wecom_app
 from siyu.cli.wecom import fake_wecom
+from siyu.cli.worker import worker
 from siyu.core.errors import AppError
 
 app = typer.Typer(
@@ -28,6 +30,8 @@ app.add_typer(imports.app, name="import")
 app.add_typer(customers.app, name="customers")
 app.add_typer(identity.app, name="identity")
 app.command("fake-wecom")(fake_wecom)
+app.add_typer(wecom_app, name="wecom")
+app.command("worker")(worker)
 app.add_typer(webhooks.app, name="webhook")
 
 err = Console(stderr=True)

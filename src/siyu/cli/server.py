@@ -25,10 +25,18 @@ out = Console()
 
 def _run(host: str, port: int) -> None:
     from siyu.app import create_app
+    from siyu.jobs import queue
 
     settings = get_settings()
     app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    consumer = None
+    if settings.jobs.embedded and not settings.jobs.immediate:
+        consumer = queue.start_workers(settings.jobs.workers)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        if consumer is not None:
+            queue.stop_workers(consumer)
 
 
 def serve(

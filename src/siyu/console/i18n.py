@@ -1,5 +1,8 @@
 """Console text: flat dotted keys in ``locales/<code>.json``, looked up in the user's language.
 
+An area may keep its keys in ``locales/<code>/<area>.json`` instead; they are merged in, and a
+key defined twice is an error.
+
 ``t("nav.customers")`` returns the text in the language stored in ``app.storage.user["locale"]``
 (the configured default, Chinese, until the user picks another). Every locale file must hold the
 same keys; ``missing_keys()`` says which are not, and a test keeps it empty.
@@ -32,15 +35,27 @@ def default_locale() -> str:
     return _default_locale
 
 
-@cache
-def catalog(locale: str) -> dict[str, str]:
-    """Return the translations of ``locale`` (read once from its JSON file)."""
-    data: Any = json.loads((LOCALES_DIR / f"{locale}.json").read_text(encoding="utf-8"))
+def _read(path: Path) -> dict[str, str]:
+    data: Any = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in data.items()
     ):
-        raise ValueError(f"{locale}.json must be one flat JSON object of string keys and values")
+        raise ValueError(f"{path} must be one flat JSON object of string keys and values")
     return data
+
+
+@cache
+def catalog(locale: str) -> dict[str, str]:
+    """Return the translations of ``locale`` (read once from its JSON files)."""
+    merged = _read(LOCALES_DIR / f"{locale}.json")
+    area_dir = LOCALES_DIR / locale
+    for path in sorted(area_dir.glob("*.json")) if area_dir.is_dir() else []:
+        area = _read(path)
+        twice = sorted(set(area) & set(merged))
+        if twice:
+            raise ValueError(f"{path} defines keys already defined: {', '.join(twice[:5])}")
+        merged.update(area)
+    return merged
 
 
 def missing_keys() -> dict[str, set[str]]:
