@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from siyu.channels.wecom.fake.app import create_fake_app, fake_of
 from siyu.channels.wecom.fake.config import FakeConfig
 from tests.fixtures.wecom.harness import CALLBACK_URL, WechatpyReceiver, Wire
 
@@ -99,3 +104,20 @@ def test_no_callback_url_keeps_events_queued() -> None:
     wire.control(f"contact_ways/{wire.way()}/scan", {})
     assert wire.deliveries()[0]["state"] == "pending"
     assert wire.deliveries()[0]["attempts"] == []
+
+
+def test_state_file_keeps_the_corp_across_restarts(tmp_path: Path) -> None:
+    """A fake started with ``state_file`` comes back with its members, customers and ways."""
+    path = tmp_path / "fake.state"
+    config = FakeConfig(members=["zhangsan"])
+    first = create_fake_app(config, state_file=path)
+    with TestClient(first) as http:
+        http.post("/_fake/members", json={"userid": "lisi"}).raise_for_status()
+        seeded = http.post("/_fake/customers/seed", json={"userid": "zhangsan", "count": 3})
+        external_userids = seeded.json()["external_userids"]
+    assert path.exists()
+    second = create_fake_app(config, state_file=path)
+    state = fake_of(second).state
+    assert {"zhangsan", "lisi"} <= set(state.members)
+    assert set(external_userids) <= set(state.customers)
+    assert [f.external_userid for f in state.customers_of("zhangsan")] == sorted(external_userids)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 import uvicorn
 from rich.console import Console
@@ -94,6 +96,9 @@ def fake_wecom(
         TransferRule.WINDOW_90_MAX_2, help="On-job transfer frequency rule"
     ),
     seed: int = typer.Option(0, help="Seed for ids and injected faults"),
+    state: Path | None = typer.Option(
+        None, help="Keep the corp's data in this file across restarts (default: memory only)"
+    ),
 ) -> None:
     """Run a fake WeCom server serving the real /cgi-bin/ paths, with a /_fake/ control API."""
     config = build_config(
@@ -112,5 +117,5 @@ def fake_wecom(
     out.print("[bold]fake WeCom[/bold]")
     for label, value in describe(config, host, port):
         out.print(f"  {label}: [bold]{value}[/bold]", soft_wrap=True, highlight=False)
-    app = create_fake_app(config, background=True)
+    app = create_fake_app(config, background=True, state_file=state)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

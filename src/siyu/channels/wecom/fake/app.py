@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
@@ -146,18 +147,23 @@ def create_fake_app(
     *,
     callback_http: CallbackHttp | None = None,
     background: bool = False,
+    state_file: Path | None = None,
 ) -> FastAPI:
     """Build the fake WeCom server.
 
     ``clock`` defaults to the real time (from ``config.start_time`` when set) and can be moved
     with ``POST /_fake/time/advance``. ``callback_http`` delivers callbacks (tests pass a client
     bound to their receiver). ``background`` runs a ticker thread (standalone server) so
-    transfers complete and callbacks are retried without incoming requests.
+    transfers complete and callbacks are retried without incoming requests. ``state_file``
+    keeps the corp's data across restarts: read at start when it exists, written every few
+    seconds by the ticker and at shutdown.
     """
     from siyu.channels.wecom.fake.control import router as control_router
 
     config = config or FakeConfig()
     fake = FakeWeCom(config, clock or OffsetClock(start=config.start_time), callback_http)
+    if state_file is not None and state_file.exists():
+        fake.state.load(state_file)
     stop = threading.Event()
 
     @asynccontextmanager
@@ -166,8 +172,12 @@ def create_fake_app(
         if background:
 
             def run() -> None:
+                beats = 0
                 while not stop.wait(0.5):
                     fake.tick()
+                    beats += 1
+                    if state_file is not None and beats % 10 == 0:
+                        fake.state.save(state_file)
 
             ticker = threading.Thread(target=run, name="fake-wecom-ticker", daemon=True)
             ticker.start()
@@ -175,6 +185,8 @@ def create_fake_app(
         stop.set()
         if ticker is not None:
             ticker.join(timeout=5)
+        if state_file is not None:
+            fake.state.save(state_file)
         fake.dispatcher.close()
 
     app = FastAPI(title="fake WeCom", lifespan=lifespan, openapi_url="/_fake/openapi.json")

@@ -111,6 +111,7 @@ def scan_contact_way(config_id: str, fake: FakeDep, payload: Payload = None) -> 
             config_id,
             external_userid=fields.text("external_userid"),
             name=fields.text("name"),
+            unionid=fields.text("unionid"),
             half=fields.flag("half", False),
         ),
     )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import pickle
 import random
 import string
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 from siyu.channels.wecom.fake.config import FakeConfig
@@ -259,6 +261,21 @@ class _CursorState:
     expires_at: float
 
 
+_PERSISTED = (
+    "members",
+    "customers",
+    "follows",
+    "tag_groups",
+    "contact_ways",
+    "welcome_codes",
+    "messages",
+    "quota_ledger",
+    "transfers",
+    "groups",
+    "outbox",
+)
+
+
 class FakeState:
     """Everything the fake corp knows. Hold ``lock`` while reading or changing it."""
 
@@ -283,6 +300,24 @@ class FakeState:
         self.outbox: list[PendingEvent] = []
         self._cursors: dict[str, _CursorState] = {}
         self.api_calls: dict[str, int] = {}
+
+    def save(self, path: Path) -> None:
+        """Write the corp's data to ``path`` (tokens and cursors are not kept: they expire)."""
+        with self.lock:
+            data = {name: getattr(self, name) for name in _PERSISTED}
+            data["rng"] = self.rng.getstate()
+            blob = pickle.dumps(data)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_bytes(blob)
+        tmp.replace(path)
+
+    def load(self, path: Path) -> None:
+        """Read what ``save`` wrote (a file this fake wrote itself, under the user's home)."""
+        data = pickle.loads(path.read_bytes())  # noqa: S301 - only our own state file
+        with self.lock:
+            for name in _PERSISTED:
+                setattr(self, name, data[name])
+            self.rng.setstate(data["rng"])
 
     def now(self) -> float:
         return self.clock.now().timestamp()

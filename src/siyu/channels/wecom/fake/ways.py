@@ -195,15 +195,21 @@ def simulate_scan(
     *,
     external_userid: str | None = None,
     name: str | None = None,
+    unionid: str | None = None,
     half: bool = False,
 ) -> dict[str, Any]:
-    """A customer scans a contact way and adds its (first free) member: emits the add event."""
+    """A customer scans a contact way and adds its (first free) member: emits the add event.
+
+    A new customer gets ``unionid`` when given (a WeChat user the brand knows from elsewhere).
+    """
     way = state.contact_ways.get(config_id)
     if way is None:
         raise WeComFault(41044)
     if way.is_temp and way.used:
         raise WeComFault(41044, "temporary contact way already used")
-    customer = state.customers.get(external_userid or "") or new_customer(state, name=name)
+    customer = state.customers.get(external_userid or "") or new_customer(
+        state, name=name, unionid=unionid
+    )
     userid = way.user[len(state.followers(customer.external_userid)) % len(way.user)]
     member = state.members[userid]
     now = state.now_int()
