@@ -26,6 +26,7 @@ log = structlog.get_logger(__name__)
 JOB_MODULES = (
     "siyu.jobs.outbox",
     "siyu.channels.wecom.jobs",
+    "siyu.acquisition.jobs",
 )
 
 huey = Huey("siyu", immediate=True, results=False, utc=True)
