@@ -421,22 +421,20 @@ def present(
     if not relations:
         return []
     account_ids = {r.account_id for r in relations}
-    accounts = dict(
-        db.execute(
+    accounts = {
+        row.id: row.name
+        for row in db.execute(
             select(ChannelAccount.id, ChannelAccount.name).where(ChannelAccount.id.in_(account_ids))
-        ).tuples()
-    )
+        )
+    }
     staff = tenancy.staff_by_ids(db, [r.staff_id for r in relations if r.staff_id])
     code_ids = {r.channel_code_id for r in relations if r.channel_code_id}
-    codes = (
-        dict(
-            db.execute(
-                select(ChannelCode.id, ChannelCode.name).where(ChannelCode.id.in_(code_ids))
-            ).tuples()
+    codes = {
+        row.id: row.name
+        for row in db.execute(
+            select(ChannelCode.id, ChannelCode.name).where(ChannelCode.id.in_(code_ids))
         )
-        if code_ids
-        else {}
-    )
+    }
     tag_ids = {t for r in relations for t in r.tag_ids}
     tags = (
         {
