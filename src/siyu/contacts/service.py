@@ -20,6 +20,7 @@ from enum import StrEnum
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from siyu.acquisition import service as acquisition
 from siyu.acquisition.models import ChannelCode
 from siyu.channels.models import ChannelAccount
 from siyu.channels.wecom.models import WeComCorpTag
@@ -90,13 +91,6 @@ def _tag_ids(follow: FollowUser | FollowInfo) -> list[str]:
 
 def _staff_of(db: Session, wecom_userid: str) -> Staff | None:
     return db.scalar(select(Staff).where(Staff.wecom_userid == wecom_userid))
-
-
-def code_for_state(db: Session, state: str | None) -> ChannelCode | None:
-    """Return the tenant's channel code with this ``state``, or ``None``."""
-    if not state:
-        return None
-    return db.scalar(select(ChannelCode).where(ChannelCode.state == state))
 
 
 def find_relation(
@@ -177,7 +171,7 @@ def apply_contact(
         db, account_id=account_id, wecom_userid=follow.userid, external_userid=external_userid
     )
     added_at = _at(follow.createtime, now)
-    code = code_for_state(db, follow.state)
+    code = acquisition.code_for_state(db, actor, follow.state)
     started = relation is None or relation.status != RelationStatus.ACTIVE
     if relation is None:
         had_relation = (
