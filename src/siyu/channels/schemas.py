@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from siyu.channels.models import ChannelKind
 from siyu.channels.wecom.crypto import decode_aes_key
 from siyu.channels.wecom.errors import CallbackRejected
+from siyu.channels.wecom.models import CallbackStatus
 from siyu.channels.wecom.transport import WECOM_BASE_URL
 
 
@@ -98,3 +99,20 @@ class ChannelAccountRead(BaseModel):
     last_reconciled_at: datetime | None
     sync_state: dict[str, Any]
     created_at: datetime
+
+
+class WeComCallbackRead(BaseModel):
+    """One stored callback of the account's inbox and what processing made of it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    account_id: uuid.UUID
+    event: str
+    change_type: str | None
+    status: CallbackStatus
+    attempts: int
+    error: str | None = Field(description="Why it failed or was ignored")
+    payload: dict[str, Any] = Field(description="The decrypted event's fields")
+    received_at: datetime
+    processed_at: datetime | None = Field(description="When it was last processed")
