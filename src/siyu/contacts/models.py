@@ -25,6 +25,7 @@ class RelationStatus(StrEnum):
     DELETED_BY_CUSTOMER = "deleted_by_customer"  # the customer deleted the staff member
     DELETED_BY_STAFF = "deleted_by_staff"  # the staff member deleted the customer
     TRANSFERRED = "transferred"  # handed to another member by a transfer
+    GONE = "gone"  # found missing by a sync or reconciliation; who deleted whom is unknown
 
 
 class ContactRelation(TenantScoped, Timestamped, Base):

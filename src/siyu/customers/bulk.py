@@ -104,3 +104,45 @@ def apply_many(
                 changed += 1
     db.flush()
     return changed
+
+
+def settle_many(
+    db: Session,
+    actor: Actor,
+    profiles: Mapping[uuid.UUID, Mapping[str, Any]],
+    *,
+    created: set[uuid.UUID],
+    source: str,
+) -> int:
+    """Give customers the fields beyond ``PROFILE_KEYS`` that resolving one by one would.
+
+    ``profiles`` name ``gender``, ``owner_staff_id`` and ``org_unit_id`` (staff and unit ids the
+    caller read from the tenant's own records). A customer just created by the batch takes them
+    as given, as ``create_customer`` would; any other takes only the surviving fields (gender)
+    that win under the tenant's rules, as ``apply_profile`` would. Returns how many changed.
+    """
+    require(actor, Perm.CUSTOMERS_WRITE)
+    unknown = {k for p in profiles.values() for k in p} - set(_SETTLED)
+    if unknown:
+        raise ValueError(f"settle_many takes {', '.join(_SETTLED)}, not {', '.join(unknown)}")
+    rules = survivorship.rules(db, actor)
+    ids = list(profiles)
+    changed = 0
+    for start in range(0, len(ids), _CHUNK):
+        part = ids[start : start + _CHUNK]
+        for customer in db.scalars(select(Customer).where(Customer.id.in_(part))):
+            given = {k: v for k, v in profiles[customer.id].items() if v not in survivorship.EMPTY}
+            if customer.id in created:
+                values = given
+            else:
+                values = survivorship.changes(rules, customer, given, source)
+            if values:
+                for name, value in values.items():
+                    setattr(customer, name, value)
+                survivorship.note_sources(customer, values, source)
+                changed += 1
+    db.flush()
+    return changed
+
+
+_SETTLED = ("gender", "owner_staff_id", "org_unit_id")
