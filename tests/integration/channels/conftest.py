@@ -23,14 +23,12 @@ from siyu.channels.wecom.fake.config import (
 )
 from siyu.channels.wecom.fake.state import OffsetClock
 from siyu.channels.wecom.models import WeComCallback
-from siyu.core.actor import Actor
+from siyu.core.actor import Actor, Role
 from siyu.core.clock import SYSTEM_CLOCK
-from siyu.core.db import Database, unit_of_work
-from siyu.core.actor import Role
-from siyu.core.db import system_unit_of_work
+from siyu.core.db import Database, system_unit_of_work, unit_of_work
 from siyu.security import service as security
 from siyu.tenancy import service as tenancy
-from tests.factories import PASSWORD, auth
+from tests.factories import PASSWORD
 
 FAKE_URL = "http://fake.wecom"
 SLUG = "inb"
@@ -56,7 +54,7 @@ class Shop:
     """A tenant with one admin login and three guides who are WeCom members."""
 
     admin: Actor
-    username: str
+    headers: dict[str, str]  # the admin's bearer token
     staff: dict[str, uuid.UUID]  # label -> staff id
 
 
@@ -68,7 +66,8 @@ def make_shop(slug: str = SLUG) -> Shop:
         tenancy.add_staff_at_hq(
             db, tenant_id=tenant.id, user_id=user.id, name="Admin", role=Role.ADMIN
         )
-        admin = security.login(db, username=username, password=PASSWORD).actor
+        session = security.login(db, username=username, password=PASSWORD)
+        admin, headers = session.actor, {"Authorization": f"Bearer {session.token}"}
     staff = {}
     with unit_of_work(admin) as db:
         root = tenancy.root_unit(db)
@@ -77,7 +76,7 @@ def make_shop(slug: str = SLUG) -> Shop:
                 db, admin, name=label, org_unit_id=root.id, role=Role.GUIDE,
                 wecom_userid=f"{slug}_{label}",
             ).id  # fmt: skip
-    return Shop(admin=admin, username=username, staff=staff)
+    return Shop(admin=admin, headers=headers, staff=staff)
 
 
 @dataclass
@@ -114,7 +113,7 @@ def wire(client: TestClient, *, behind: timedelta = timedelta(0)) -> Iterator[In
     control = TestClient(app)
     channels.register_http(FAKE_URL, control)
     try:
-        headers = auth(shop.username)
+        headers = shop.headers
         created = client.post("/api/v1/channel-accounts", json=account_body(), headers=headers)
         assert created.status_code == 201, created.text
         account = created.json()
