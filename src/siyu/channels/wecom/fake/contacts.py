@@ -241,12 +241,14 @@ def simulate_delete(state: FakeState, userid: str, external_userid: str, *, by: 
 
 
 def simulate_edit(state: FakeState, userid: str, external_userid: str, body: Body) -> None:
-    """The member edits remark/description/tags in the client: ``edit_external_contact``."""
+    """The member edits remark/description/phones/tags in the client: ``edit_external_contact``."""
     follow = state.follows.get((userid, external_userid))
     if follow is None:
         raise WeComFault(84061)
     follow.remark = body.text("remark", default=follow.remark) or ""
     follow.description = body.text("description", default=follow.description) or ""
+    if "remark_mobiles" in body.data:
+        follow.remark_mobiles = [m for m in body.texts("remark_mobiles") if m]
     follow.tags = (follow.tags | set(body.texts("add_tag"))) - set(body.texts("remove_tag"))
     emit(state, "change_external_contact", "edit_external_contact",
          [("UserID", userid), ("ExternalUserID", external_userid)])  # fmt: skip
