@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from siyu.cli.context import open_database, tenant_actor
+from siyu.contacts import service as contacts
 from siyu.core.db import unit_of_work
 from siyu.core.errors import NotFound
 from siyu.core.money import format_fen
@@ -28,7 +29,7 @@ def show(
     who: str = typer.Argument(..., help="Customer id, phone, email or member number"),
     tenant: str = typer.Option(..., help="Tenant slug"),
 ) -> None:
-    """Print a customer's 360: profile, identities, orders (net of refunds), timeline, merges."""
+    """Print a customer's 360: profile, identities, WeCom contacts, orders, timeline, merges."""
     open_database()
     actor = tenant_actor(tenant)
     tz = ZoneInfo(actor.timezone)
@@ -66,6 +67,27 @@ def show(
         for i in identity.list_identities(db, actor, customer.id):
             ids.add_row(i.kind, i.namespace, i.value, i.source)
         out.print(ids)
+        contacts_table = Table(
+            "staff",
+            "WeCom userid",
+            "added",
+            "channel code",
+            "status",
+            "ended",
+            title="WeCom contacts",
+        )
+        for r in contacts.present(
+            db, actor, contacts.relations_of_customer(db, actor, customer.id)
+        ):
+            contacts_table.add_row(
+                r.staff_name or "",
+                r.wecom_userid,
+                local(r.added_at),
+                r.channel_code_name or "",
+                r.status,
+                local(r.ended_at) if r.ended_at else "",
+            )
+        out.print(contacts_table)
         summary = orders.customer_summary(db, actor, customer.id)
         out.print(
             f"orders: {summary.order_count}  paid {format_fen(summary.paid_fen)}  "
