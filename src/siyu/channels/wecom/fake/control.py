@@ -320,3 +320,27 @@ def welcome_messages(fake: FakeDep) -> dict[str, Any]:
             if c.used
         ]
     return {"sent": sent}
+
+
+@router.get("/state/follows")
+def list_follows(fake: FakeDep) -> dict[str, Any]:
+    """Every (member, customer) friendship, for demos and assertions."""
+    with fake.state.lock:
+        follows = [
+            {"userid": f.userid, "external_userid": f.external_userid, "state": f.state}
+            for userid in sorted(fake.state.members)
+            for f in fake.state.customers_of(userid)
+        ]
+    return {"follows": follows}
+
+
+@router.get("/state/groups")
+def list_groups(fake: FakeDep) -> dict[str, Any]:
+    """Every group chat that is not dismissed, with its member count."""
+    with fake.state.lock:
+        groups = [
+            {"chat_id": g.chat_id, "name": g.name, "owner": g.owner, "members": len(g.members)}
+            for g in fake.state.groups.values()
+            if not g.dismissed
+        ]
+    return {"groups": groups}
