@@ -53,12 +53,14 @@ class ContactEvent(StrEnum):
     DELETED_BY_CUSTOMER = "wecom.contact_deleted_by_customer"
     DELETED_BY_STAFF = "wecom.contact_deleted_by_staff"
     TRANSFERRED = "wecom.contact_transferred"
+    GONE = "wecom.contact_gone"
 
 
 _ENDED_EVENT = {
     RelationStatus.DELETED_BY_CUSTOMER: ContactEvent.DELETED_BY_CUSTOMER,
     RelationStatus.DELETED_BY_STAFF: ContactEvent.DELETED_BY_STAFF,
     RelationStatus.TRANSFERRED: ContactEvent.TRANSFERRED,
+    RelationStatus.GONE: ContactEvent.GONE,
 }
 
 
@@ -259,7 +261,9 @@ def end_relation(
     """Mark an active relation as ended with ``status`` at ``at``; return it.
 
     ``None`` when siyu never knew the relation. A relation that already ended keeps its first
-    ending (running twice changes nothing). Records the matching ``wecom.contact_*`` event.
+    ending (running twice changes nothing), except ``gone`` (a sync found it missing without
+    knowing who deleted whom): a deletion callback arriving later says who, and when. Records
+    the matching ``wecom.contact_*`` event.
     """
     require(actor, Perm.CUSTOMERS_WRITE)
     if status is RelationStatus.ACTIVE:
@@ -267,7 +271,10 @@ def end_relation(
     relation = find_relation(
         db, account_id=account_id, wecom_userid=wecom_userid, external_userid=external_userid
     )
-    if relation is None or relation.status != RelationStatus.ACTIVE:
+    if relation is None:
+        return None
+    refines = relation.status == RelationStatus.GONE and status is not RelationStatus.GONE
+    if relation.status != RelationStatus.ACTIVE and not refines:
         return relation
     relation.status = status
     relation.ended_at = at

@@ -252,3 +252,22 @@ def test_lists_respect_scope_and_unknown_customers(setup: Setup) -> None:
         assert contacts.list_relations(db, other) == []
         with pytest.raises(NotFound):
             contacts.relations_of_customer(db, other, amy.customer_id)
+
+
+def test_a_deletion_callback_says_who_ended_a_relation_a_sync_found_gone(setup: Setup) -> None:
+    apply(setup, contact(), follow(state="store-001"))
+    found_at, deleted_at = NOW + timedelta(days=2), NOW + timedelta(days=1)
+    with unit_of_work(setup.admin) as db:
+        for status, at in (
+            (RelationStatus.GONE, found_at),
+            (RelationStatus.DELETED_BY_STAFF, deleted_at),
+        ):
+            relation = contacts.end_relation(
+                db, setup.admin, account_id=setup.account_id, wecom_userid="zhangsan",
+                external_userid="wm_amy", status=status, at=at,
+            )  # fmt: skip
+        assert relation is not None
+        assert relation.status == RelationStatus.DELETED_BY_STAFF
+        assert relation.ended_at == deleted_at
+    assert len(events_of(setup.admin, "wecom.contact_gone")) == 1
+    assert len(events_of(setup.admin, "wecom.contact_deleted_by_staff")) == 1
