@@ -6,7 +6,7 @@ Phones and e-mails come from ``customers.service.present``, masked unless the ro
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,8 @@ from siyu.console.display import (
 from siyu.console.i18n import t
 from siyu.console.layout import PAGE_TIMEOUT, data_table, no_permission, not_found, shell
 from siyu.console.nav import NavItem
+from siyu.contacts import service as contacts
+from siyu.contacts.schemas import ContactRelationRead
 from siyu.core.actor import Actor
 from siyu.core.errors import AppError, NotFound
 from siyu.customers import service as customers
@@ -90,6 +92,7 @@ class CustomerDetail:
     identities: list[IdentityRow]
     events: list[EventRow]
     merges: list[MergeRow]
+    relations: list[ContactRelationRead] = field(default_factory=list)
 
 
 def load_detail(db: Session, actor: Actor, customer_id: uuid.UUID) -> CustomerDetail:
@@ -114,7 +117,8 @@ def load_detail(db: Session, actor: Actor, customer_id: uuid.UUID) -> CustomerDe
             OrderRead.model_validate(o)
             for o in orders.list_customer_orders(db, actor, customer_id, limit=RECENT_ORDERS)
         ]
-    return CustomerDetail(customer, summary, recent, identities, timeline, merges)
+    relations = contacts.present(db, actor, contacts.relations_of_customer(db, actor, customer_id))
+    return CustomerDetail(customer, summary, recent, identities, timeline, merges, relations)
 
 
 def register() -> None:
@@ -287,6 +291,7 @@ async def build_detail(actor: Actor, raw_id: str) -> None:
     if detail.summary is not None:
         _orders_section(actor, detail.summary, detail.orders)
     _identities_section(detail.identities)
+    _relations_section(actor, detail.relations)
     _timeline_section(actor, detail.events)
     _merges_section(actor, customer_id, detail.merges)
 
@@ -380,6 +385,36 @@ def _identities_section(identities: list[IdentityRow]) -> None:
     data_table(
         columns, rows=rows, label=t("customer.identities"), empty=t("customer.no_identities")
     ).mark("identity-table")
+
+
+def _relations_section(actor: Actor, relations: list[ContactRelationRead]) -> None:
+    """Which staff have the customer as a WeCom contact, since when, via which code."""
+    _heading(t("relations.heading"))
+    rows = [
+        {
+            "id": str(r.id),
+            "staff": r.staff_name or r.wecom_userid,
+            "added": when(actor, r.added_at),
+            "code": text(r.channel_code_name),
+            "status": enum_label("relation_status", r.status),
+            "ended": when(actor, r.ended_at),
+            "tags": t("common.list_separator").join(g.name or g.id for g in r.tags) or DASH,
+            "remark": text(r.remark),
+        }
+        for r in relations
+    ]
+    columns = [
+        _col("staff", t("relations.col.staff")),
+        _col("added", t("relations.col.added")),
+        _col("code", t("relations.col.code")),
+        _col("status", t("relations.col.status")),
+        _col("ended", t("relations.col.ended"), hide_on_phone=True),
+        _col("tags", t("relations.col.tags"), hide_on_phone=True),
+        _col("remark", t("relations.col.remark"), hide_on_phone=True),
+    ]
+    data_table(columns, rows=rows, label=t("relations.heading"), empty=t("relations.empty")).mark(
+        "relation-table"
+    )
 
 
 def _timeline_section(actor: Actor, timeline: list[EventRow]) -> None:
