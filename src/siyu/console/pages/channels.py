@@ -120,10 +120,10 @@ def register() -> None:
 
 def _columns() -> list[dict[str, Any]]:
     hidden = {"classes": "gt-xs", "headerClasses": "gt-xs"}
-    names = ("name", "corp_id", "status", "last_callback", "callback_url")
+    names = ("name", "corp_id", "status", "last_callback")
     columns = [
         {"name": n, "label": t(f"channels.col.{n}"), "field": n, "align": "left"}
-        | (hidden if n in ("corp_id", "callback_url") else {})
+        | (hidden if n == "corp_id" else {})
         for n in names
     ]
     columns.append(
@@ -256,7 +256,6 @@ async def build(actor: Actor, base_url: str) -> None:
                 "last_callback": when(actor, a.last_callback_at)
                 if a.last_callback_at
                 else t("channels.never"),
-                "callback_url": base_url + a.callback_path,
             }
             for a in found
         ]
