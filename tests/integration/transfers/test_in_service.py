@@ -11,7 +11,7 @@ from siyu.core.db import Database, unit_of_work
 from siyu.transfers import flows, jobs, service
 from siyu.transfers.models import ItemStatus
 from siyu.transfers.schemas import TransferCreate
-from tests.integration.transfers.conftest import DAY, Shop
+from tests.integration.transfers.corp import DAY, Shop
 
 
 def test_in_service_transfer_carries_the_success_message(client: TestClient, shop: Shop) -> None:
@@ -93,34 +93,30 @@ def test_transfer_fail_callback_and_the_periodic_poll(shop: Shop, database: Data
     batch_id = flows.start_transfer(admin, data=data)
     jobs.send_transfer(str(admin.tenant_id), str(batch_id))
 
-    # WeCom's transfer_fail callback names the handover member as UserID (the fake does too)
-    refused = corp.do("transfers/refuse", {"external_userid": customers[0]})
-    assert refused["handover_userid"] == giver
+    # the customer refuses: WeCom's transfer_fail callback reaches siyu and settles the item
+    corp.do("transfers/refuse", {"external_userid": customers[0]})
+    (fail,) = [d for d in corp.fake.dispatcher.deliveries if d.event.change_type == "transfer_fail"]
+    assert fail.state == "delivered", fail.as_dict()
+    with unit_of_work(admin) as db:
+        (item,) = service.list_items(db, admin, batch_id, status=ItemStatus.REFUSED).items
+        assert item.subject_key == customers[0]
+        assert item.detail == "the customer refused the transfer"
     now = SYSTEM_CLOCK.now()
     with unit_of_work(admin) as db:
-        item = service.apply_transfer_failed(
-            db,
-            admin,
-            account_id=shop.account_id,
-            handover_userid=giver,
-            takeover_userid="",
-            external_userid=customers[0],
-            reason="customer_refused",
-            at=now,
-        )
-        assert item is not None
-        assert item.status == ItemStatus.REFUSED
-        unknown = service.apply_transfer_failed(
-            db,
-            admin,
-            account_id=shop.account_id,
-            handover_userid=giver,
-            takeover_userid=taker,
-            external_userid="wmNotInAnyTransfer",
-            reason="customer_refused",
-            at=now,
-        )
-        assert unknown is None
+        for external_userid in (customers[0], "wmNotInAnyTransfer"):  # final, or unknown
+            assert (
+                service.apply_transfer_failed(
+                    db,
+                    admin,
+                    account_id=shop.account_id,
+                    handover_userid=giver,
+                    takeover_userid="",
+                    external_userid=external_userid,
+                    reason="customer_refused",
+                    at=now,
+                )
+                is None
+            )
 
     # nobody presses refresh: the periodic job settles the rest once WeCom switched them
     corp.advance(DAY + 1)

@@ -11,7 +11,7 @@ from siyu.core.db import Database, unit_of_work
 from siyu.events.models import Event
 from siyu.groups import service as groups
 from siyu.transfers.models import FINAL_STATUSES
-from tests.integration.transfers.conftest import DAY, Shop
+from tests.integration.transfers.corp import DAY, Shop
 
 
 def items_by_key(detail: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from siyu.core.db import unit_of_work
 from siyu.tenancy import service as tenancy
 from tests.factories import auth, make_world
-from tests.integration.transfers.conftest import Shop, make_account
+from tests.integration.transfers.corp import Shop, batch_of, make_account
 
 
 def start(client: TestClient, shop: Shop, label: str = "admin", **body: Any) -> Any:
@@ -132,3 +132,6 @@ def test_another_tenants_transfer_is_not_found(
         },
     )
     assert problem(stolen)["errors"][0]["field"] == "customer_ids[0]"
+    theirs = batch_of(other)  # the object the generic isolation sweep uses
+    assert client.get(f"/api/v1/transfers/{theirs}", headers=h).json()["counts"]["refused"] == 1
+    assert problem(client.get(f"/api/v1/transfers/{theirs}", headers=shop.headers()), 404)
