@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections import defaultdict
 
+import psycopg
 from sqlalchemy import func, select
 
 from siyu.config import PiiSettings
@@ -34,13 +35,14 @@ from siyu.core.migrate import upgrade
 from siyu.customers.models import Customer
 from siyu.identity import bulk
 from siyu.identity.keys import IdentityKey, KeyKind, junk_reason, make_key
-from siyu.identity.models import Identity
+from siyu.identity.models import Identity, MergeRecord
 from siyu.security import pii
 from siyu.tenancy import service as tenancy
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from import_orders import DEFAULT_URL, fresh_postgres
+from import_orders import DEFAULT_URL
 
+BENCH_DB = "bench_oneid"  # its own database: the order import bench drops ``bench_import``
 STORE_PHONES = [f"1395555{i:04d}" for i in range(20)]
 
 
@@ -106,6 +108,15 @@ def components(records: list[list[IdentityKey]]) -> int:
     return len({find(k) for keys in records for k in keys if k not in junk})
 
 
+def fresh_postgres(server_url: str) -> str:
+    """Drop and create this bench's database; return its SQLAlchemy URL."""
+    plain = server_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    return server_url.rsplit("/", 1)[0] + f"/{BENCH_DB}"
+
+
 def tenant_admin(database: Database) -> Actor:
     with system_unit_of_work(database=database, reason="bench: brand") as db:
         tenant = tenancy.create_tenant(db, name="OneID bench", slug="oneid-bench")
@@ -132,6 +143,7 @@ def main() -> None:
     database = Database(make_engine(url))
     actor = tenant_admin(database)
     customer_of: list[object] = []
+    per_batch: list[float] = []
     started = time.perf_counter()
     for start in range(0, len(records), args.batch):
         part = records[start : start + args.batch]
@@ -140,11 +152,13 @@ def main() -> None:
                 db, actor, [bulk.Record(keys=k) for k in part], source="bench"
             )
         customer_of.extend(result.customer_ids)
+        per_batch.append(time.perf_counter() - started - sum(per_batch))
     seconds = time.perf_counter() - started
     with unit_of_work(actor, database=database) as db:
         live = dict(db.execute(select(Customer.id, Customer.merged_into_id)).all())
         active = sum(1 for into in live.values() if into is None)
         identities = db.scalar(select(func.count()).select_from(Identity)) or 0
+        merges = db.scalar(select(func.count()).select_from(MergeRecord)) or 0
 
     def final(cid: object) -> object:
         while live.get(cid) is not None:
@@ -166,8 +180,9 @@ def main() -> None:
     )
     print(
         f"siyu:      {seconds:6.1f} s = {len(records) / seconds:,.0f} records/s → {active:,} "
-        f"customers, {identities:,} identities"
+        f"customers, {identities:,} identities, {merges:,} merges"
     )
+    print("batches:   " + " ".join(f"{s:.1f}" for s in per_batch) + " s")
     print(f"reference: {reference_s:6.1f} s in-memory union-find → {expected:,} components")
     print(f"ratio:     {seconds / reference_s:.1f}x the in-memory floor (bar: ≤ 60 s)")
     print(f"people split over several customers: {split:,}; customers shared by people: {shared:,}")

@@ -6,17 +6,40 @@ Every table with a foreign key to ``customer`` is found from the metadata, so a 
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Table, UniqueConstraint, exists, update
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Table,
+    UniqueConstraint,
+    Uuid,
+    bindparam,
+    exists,
+    func,
+    select,
+    update,
+)
+from sqlalchemy import column as sql_column
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from siyu.core.actor import Actor
+from siyu.core.clock import utcnow
 from siyu.core.db import Base
+from siyu.core.errors import Conflict
+from siyu.customers import survivorship
 from siyu.customers.models import Customer
 from siyu.customers.survivorship import SURVIVING_FIELDS, Survivorship, takes
 from siyu.security.pii import keyring
+from siyu.security.rbac import Perm, require
+
+_PAIR_CHUNK = 10_000
 
 
 def customer_references() -> list[tuple[Table, str]]:
@@ -58,7 +81,9 @@ def move_references(
     return moved
 
 
-def _no_duplicate_on(table: Table, column: str, target_id: uuid.UUID) -> list[Any]:
+def _no_duplicate_on(
+    table: Table, column: str, target_id: uuid.UUID | ColumnElement[Any]
+) -> list[Any]:
     """Conditions keeping a moved row from colliding with the target's rows on a unique key."""
     conditions = []
     for constraint in table.constraints:
@@ -71,6 +96,108 @@ def _no_duplicate_on(table: Table, column: str, target_id: uuid.UUID) -> list[An
         ]
         conditions.append(~exists().where(*same))
     return conditions
+
+
+def move_references_many(
+    db: Session, tenant_id: uuid.UUID, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]
+) -> dict[uuid.UUID, dict[str, list[str]]]:
+    """``move_references`` for many ``(source_id, target_id)`` pairs, a statement per table.
+
+    Returns the moved row ids of each source, as ``move_references`` would have for it alone.
+    Several sources folding into one target move in rounds, one source per target per round and
+    in the order given, so a row that would duplicate one the target already took from an
+    earlier source stays behind exactly as it does when the pairs are merged one by one. Sources
+    must not be targets.
+    """
+    rounds: list[dict[uuid.UUID, uuid.UUID]] = []  # per round: target -> its source
+    taken: dict[uuid.UUID, int] = defaultdict(int)
+    for source_id, target_id in pairs:
+        n = taken[target_id]
+        taken[target_id] += 1
+        if n == len(rounds):
+            rounds.append({})
+        rounds[n][target_id] = source_id
+    moved: dict[uuid.UUID, dict[str, list[str]]] = defaultdict(dict)
+    references = customer_references()
+    for by_target in rounds:
+        in_round = [(source_id, target_id) for target_id, source_id in by_target.items()]
+        for start in range(0, len(in_round), _PAIR_CHUNK):
+            pair = _pair_rows(db, in_round[start : start + _PAIR_CHUNK])
+            for table, column_name in references:
+                rows = db.execute(
+                    update(table)
+                    .where(
+                        table.c.tenant_id == tenant_id,
+                        table.c[column_name] == pair.c.source,
+                        *_no_duplicate_on(table, column_name, pair.c.target),
+                    )
+                    .values({column_name: pair.c.target})
+                    .returning(table.c.id, table.c[column_name])
+                )
+                key = f"{table.name}.{column_name}"
+                for row_id, target_id in rows:  # the new value names the target: one per round
+                    moved[by_target[target_id]].setdefault(key, []).append(str(row_id))
+    return dict(moved)
+
+
+def _pair_rows(db: Session, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> FromClause:
+    """The pairs as a row source with columns ``source`` and ``target``, in one parameter.
+
+    PostgreSQL unpacks a JSON array with ``json_to_recordset`` into typed columns; SQLite walks
+    it with ``json_each``, the ids written as SQLite stores them (it has no uuid type).
+    """
+    dialect = db.get_bind().dialect
+    if dialect.name == "postgresql":
+        payload = [{"source": str(s), "target": str(t)} for s, t in pairs]
+        return (
+            func.json_to_recordset(bindparam("pairs", payload, type_=postgresql.JSON))
+            .table_valued(sql_column("source", Uuid()), sql_column("target", Uuid()))
+            .render_derived(name="pair", with_types=True)
+        )
+    if dialect.name != "sqlite":
+        raise NotImplementedError(f"bulk merges on {dialect.name} are not supported")
+    stored = Uuid().bind_processor(dialect)
+    if stored is None:
+        raise NotImplementedError("SQLite stores uuids as text; no converter was found")
+    each = func.json_each(
+        bindparam("pairs", json.dumps([[stored(s), stored(t)] for s, t in pairs]))
+    ).table_valued("value")
+    return select(
+        func.json_extract(each.c.value, "$[0]").label("source"),
+        func.json_extract(each.c.value, "$[1]").label("target"),
+    ).subquery("pair")
+
+
+def merge_many(
+    db: Session, actor: Actor, groups: Sequence[tuple[Customer, Sequence[Customer]]]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Fold each group's other customers into its survivor; return each merged id's snapshot.
+
+    The set-based ``customers.service.merge_customers``: the caller passes active customers in
+    the actor's scope, each in one group at most (a survivor is nobody's other). The others of a
+    group fold in the order given, each taking the survivor's profile as the previous one left
+    it, so every snapshot undoes its own merge exactly as after one-by-one merges.
+    """
+    require(actor, Perm.CUSTOMERS_WRITE)
+    rules = survivorship.rules(db, actor)
+    snapshots: dict[uuid.UUID, dict[str, Any]] = {}
+    pairs: list[tuple[uuid.UUID, uuid.UUID]] = []
+    for survivor, others in groups:
+        for other in others:
+            if other.id == survivor.id:
+                raise Conflict(f"customer {other.id} cannot be merged into itself")
+            snapshot: dict[str, Any] = {"survivor_profile": snapshot_profile(survivor)}
+            snapshot["moved"] = {}
+            snapshot["taken"] = fill_gaps(survivor, other, rules)
+            if snapshot["taken"]:  # as the flush after a one-by-one merge would stamp it
+                survivor.updated_at = utcnow()
+            other.merged_into_id = survivor.id
+            snapshots[other.id] = snapshot
+            pairs.append((other.id, survivor.id))
+    db.flush()
+    for other_id, moved in move_references_many(db, actor.tenant_id, pairs).items():
+        snapshots[other_id]["moved"] = moved
+    return snapshots
 
 
 def restore_references(

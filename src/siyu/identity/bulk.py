@@ -3,10 +3,12 @@
 A batch (an import's 50,000 rows, an API call's 1,000 events) is resolved in a few queries:
 the keys' owners are looked up in bulk, records and existing customers are joined by union-find
 over shared keys, and each connected component becomes one customer — a new one, or the one
-existing customer it touches. Components that need the careful path — they bridge two existing
-customers (a merge, with its log and undo), or they would give one customer more than the fan-out
-limit of distinct exclusive ids (a shared phone, flagged as junk) — go through ``service.resolve``
-record by record, exactly as they would have alone.
+existing customer it touches. Components that bridge several existing customers merge them into
+the oldest, all at once (``bridges``: one statement per referencing table for the whole batch,
+each merge logged with its evidence and undoable). Components that need the careful path — they
+would give one customer more than the fan-out limit of distinct exclusive ids (a shared phone,
+flagged as junk), or they bridge customers an operator split or the actor cannot see — go
+through ``service.resolve`` record by record, exactly as they would have alone.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from siyu.customers import bulk as customer_bulk
 from siyu.customers.models import Customer
 from siyu.customers.schemas import CustomerCreate
 from siyu.events.models import Event, EventType
-from siyu.identity import service
+from siyu.identity import bridges, service
 from siyu.identity.keys import EXCLUSIVE, IdentityKey, junk_reason
 from siyu.identity.models import Identity, JunkKey, JunkStatus
 from siyu.security.rbac import Perm, require
@@ -193,32 +195,47 @@ def resolve_batch(
         root: {owners[k] for k in component_keys(indexes) if k in owners}
         for root, indexes in members.items()
     }
-    single = [next(iter(found)) for found in touched.values() if len(found) == 1]
-    existing_counts = _exclusive_counts(db, single) if fanout_limit is not None else {}
+    bridging = bridges.mergeable(
+        db, actor, {root: found for root, found in touched.items() if len(found) > 1}
+    )
+    known = sorted({cid for found in touched.values() for cid in found})
+    existing_counts = _exclusive_counts(db, known) if fanout_limit is not None else {}
 
     result = BatchResolution(customer_ids=[uuid.UUID(int=0)] * len(records))
     careful: list[int] = []
     new_groups: list[list[int]] = []
     joins: dict[uuid.UUID, list[int]] = defaultdict(list)
+    merges: list[bridges.Bridge] = []
     for root, indexes in members.items():
         found = touched[root]
-        if len(found) > 1:
+        if len(found) > 1 and root not in bridging:
             careful.extend(indexes)
             continue
         if fanout_limit is not None:
-            owner = next(iter(found)) if found else None
-            counts = Counter(existing_counts.get(owner, Counter()) if owner else Counter())
+            # merged together, the customers would hold all their exclusive ids at once
+            counts: Counter[tuple[str, str]] = Counter()
+            for owner in found:
+                counts.update(existing_counts.get(owner, Counter()))
             for key in component_keys(indexes):
                 if key.kind in EXCLUSIVE and key not in owners:
                     counts[(key.kind.value, key.namespace)] += 1
             if any(n > fanout_limit for n in counts.values()):
                 careful.extend(indexes)
                 continue
-        if found:
+        if len(found) > 1:
+            survivor, *others = bridging[root]
+            evidence: dict[uuid.UUID, list[str]] = defaultdict(list)
+            for key in component_keys(indexes):
+                if key in owners:
+                    evidence[owners[key]].append(key.label)
+            merges.append(bridges.Bridge(survivor=survivor, others=others, keys=evidence))
+            joins[survivor.id].extend(indexes)
+        elif found:
             joins[next(iter(found))].extend(indexes)
         else:
             new_groups.append(indexes)
     new_groups.extend([i] for i in lonely)
+    result.merged_ids.extend(bridges.merge_bridges(db, actor, merges, source=source, clock=clock))
 
     profiles = [_first_values(records, indexes) for indexes in new_groups]
     created = customer_bulk.create_many(db, actor, profiles, source=source, now=now)
@@ -281,6 +298,7 @@ def resolve_batch(
         ],
     )
 
+    merged_carefully: list[uuid.UUID] = []
     for i in careful:  # in input order, as if each record came alone
         resolution = service.resolve(
             db,
@@ -294,10 +312,11 @@ def resolve_batch(
         result.customer_ids[i] = resolution.customer_id
         if resolution.created:
             result.created.add(resolution.customer_id)
-        result.merged_ids.extend(resolution.merged_ids)
+        merged_carefully.extend(resolution.merged_ids)
         result.junk_keys.update(resolution.junk_keys)
-    if result.merged_ids:  # a later careful record may have merged an earlier one's customer
-        _follow_merges(db, result)
+    if merged_carefully:  # a later careful record may have merged an earlier one's customer
+        result.merged_ids.extend(merged_carefully)
+        _follow_merges(db, result, merged_carefully)
     result.junk_keys.update(k.label for k in junk)
     return result
 
@@ -362,9 +381,9 @@ def _touch(
             )
 
 
-def _follow_merges(db: Session, result: BatchResolution) -> None:
+def _follow_merges(db: Session, result: BatchResolution, merged_ids: Sequence[uuid.UUID]) -> None:
     """Point records at the survivor when their customer was merged later in the batch."""
-    merged = set(result.merged_ids)
+    merged = set(merged_ids)
     survivors: dict[uuid.UUID, uuid.UUID] = {
         cid: into
         for cid, into in db.execute(
