@@ -46,7 +46,11 @@ def update_contact_way(call: outbox.OutboxCall) -> dict[str, Any]:
     with unit_of_work(actor) as db:
         actor = dataclasses.replace(actor, timezone=tenancy.get_tenant(db, call.tenant_id).timezone)
         target = service.rotation_users(
-            db, actor, uuid.UUID(str(call.payload["code_id"])), now=call.now
+            db,
+            actor,
+            uuid.UUID(str(call.payload["code_id"])),
+            now=call.now,
+            queued=[str(u) for u in call.payload.get("users") or []],
         )
         if target is None:
             raise outbox.Drop("the code is disabled or gone")
