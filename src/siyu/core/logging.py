@@ -47,3 +47,6 @@ def configure_logging(*, json: bool = False, level: int = logging.INFO) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level, format="%(message)s")
+    # Libraries that log every request or job at INFO: their warnings and errors still show.
+    for chatty in ("httpx", "httpcore", "huey"):
+        logging.getLogger(chatty).setLevel(max(level, logging.WARNING))

@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from siyu.core import bulk
 from siyu.core.actor import Actor
 from siyu.core.clock import SYSTEM_CLOCK, Clock
 from siyu.core.db import after_commit, system_unit_of_work
@@ -139,6 +140,7 @@ def _queue(tenant_id: uuid.UUID, message_id: uuid.UUID, due_at: datetime | None)
 def _claim(tenant_id: uuid.UUID, message_id: uuid.UUID, clock: Clock) -> OutboxCall | None:
     now = clock.now()
     with system_unit_of_work(reason="outbox delivery claims a message") as db:
+        bulk.lock_for_writing(db, OutboxMessage)  # SQLite: read and claim under one lock
         message = db.scalar(
             select(OutboxMessage).where(
                 OutboxMessage.tenant_id == tenant_id, OutboxMessage.id == message_id
