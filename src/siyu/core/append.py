@@ -11,16 +11,38 @@ Every row must carry the session's tenant: the same guard as ORM flushes.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Table, any_, bindparam, insert, text
+import polars as pl
+import uuid_utils
+from sqlalchemy import JSON, Column, DateTime, Table, Uuid, any_, bindparam, insert, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from siyu.core.db import check_rows_tenant
+from siyu.core.db import TenantScoped, check_rows_tenant
+
+CUSTOMER_REF = {"refers_to": "customer"}
+"""``info`` of a customer column kept without a foreign key: merges and unmerges move it."""
+
+
+class AppendScoped(TenantScoped):
+    """Tenant-owned rows appended in bulk, with no foreign keys (not even to ``tenant``).
+
+    A foreign key runs a per-row look-up trigger on every insert, which costs more than the row
+    itself when an import appends millions. These tables are written by one path that takes the
+    tenant from the session and every id from rows it has just read or created; columns naming
+    a customer carry ``info=CUSTOMER_REF`` so merges still find them.
+    """
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[uuid.UUID]:  # noqa: N805 - declared_attr takes the class
+        return mapped_column(primary_key=True, sort_order=-10)
+
 
 _INSERT_CHUNK = 5_000
 
@@ -124,3 +146,100 @@ def one_of(session: Session, column: Any, values: Sequence[Any]) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
     return column.in_(list(values))
+
+
+def frame_ids(count: int) -> pl.Series:
+    """Return ``count`` new UUIDv7 ids as canonical text (time-ordered, as ``new_id`` makes)."""
+    make = uuid_utils.uuid7
+    return pl.Series("id", [str(make()) for _ in range(count)], dtype=pl.Utf8)
+
+
+def append_frame(session: Session, model: type[Any], frame: pl.DataFrame) -> int:
+    """Insert the rows of a Polars frame whose columns are ``model``'s; return how many.
+
+    ``append_rows`` without a Python dict per row: ids (``Uuid`` columns) are canonical text, as
+    ``frame_ids`` makes them; times are ``Datetime(UTC)``; JSON columns hold JSON text. Only
+    columns whose type transforms values in Python (encrypted strings) are converted value by
+    value. PostgreSQL takes the frame as ``COPY … (FORMAT csv)`` written by Polars; SQLite as one
+    ``executemany`` of tuples in the storage form SQLAlchemy would give them. Unnamed columns
+    with a Python-side default get it, once for the whole call.
+    """
+    if frame.is_empty():
+        return 0
+    table: Table = model.__table__
+    tenants = frame.get_column("tenant_id").unique().to_list()
+    check_rows_tenant(session, table, [{"tenant_id": uuid.UUID(t)} for t in tenants])
+    session.flush()
+    connection = session.connection()
+    dialect = connection.dialect
+    extra = _defaults(table, set(frame.columns))
+    columns: list[pl.Expr | pl.Series] = []
+    for name in frame.columns:
+        columns.append(_storage(table.c[name], frame.get_column(name), dialect))
+    for name, value in extra.items():
+        process = _processor(table.c[name], dialect)
+        if isinstance(value, datetime):
+            stored = pl.lit(value.astimezone(UTC), dtype=pl.Datetime("us", "UTC"))
+        elif isinstance(value, uuid.UUID):
+            stored = pl.lit(str(value) if dialect.name == "postgresql" else value.hex)
+        else:
+            stored = pl.lit(value if process is None else process(value))
+        columns.append(stored.alias(name))
+    stored_frame = frame.select(columns)
+    stored_frame = stored_frame.with_columns(
+        _time_text(pl.col(c), dialect)
+        for c, dtype in stored_frame.schema.items()
+        if isinstance(dtype, pl.Datetime)
+    )
+    names = ", ".join(f'"{name}"' for name in stored_frame.columns)
+    if dialect.name == "postgresql":
+        raw = connection.connection.driver_connection
+        if raw is None:
+            raise RuntimeError("the session's connection has no driver connection")
+        payload = stored_frame.write_csv(include_header=False, null_value="")
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT csv)') as copy,
+        ):
+            copy.write(payload.encode())
+        _refresh_statistics(session, table, stored_frame.height)
+        return stored_frame.height
+    marks = ", ".join("?" for _ in stored_frame.columns)
+    statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'  # noqa: S608 - model names
+    for start in range(0, stored_frame.height, _FRAME_CHUNK):
+        part = stored_frame.slice(start, _FRAME_CHUNK)
+        connection.exec_driver_sql(statement, part.rows())
+    return stored_frame.height
+
+
+_FRAME_CHUNK = 50_000
+
+
+def _storage(column: Column[Any], values: pl.Series, dialect: Dialect) -> pl.Series:
+    """A frame column in the form the database stores (text ids, encrypted strings)."""
+    kind = column.type
+    if isinstance(kind, Uuid) or (
+        isinstance(kind, TypeDecorator) and isinstance(kind.impl_instance, Uuid)
+    ):
+        text_ids = values.cast(pl.Utf8)
+        return (
+            text_ids.str.replace_all("-", "", literal=True)
+            if dialect.name != "postgresql"
+            else text_ids
+        )
+    if isinstance(kind, TypeDecorator) and not isinstance(kind.impl_instance, DateTime):
+        decorator = kind
+        converted = [
+            None if value is None else decorator.process_bind_param(value, dialect)
+            for value in values.to_list()
+        ]
+        return pl.Series(values.name, converted, dtype=pl.Utf8)
+    return values
+
+
+def _time_text(times: pl.Expr, dialect: Dialect) -> pl.Expr:
+    """UTC times as text: with an offset for PostgreSQL, naive UTC (SQLAlchemy's form) on SQLite."""
+    utc = times.dt.convert_time_zone("UTC")
+    if dialect.name == "postgresql":
+        return utc.dt.strftime("%Y-%m-%d %H:%M:%S%.6f+00")
+    return utc.dt.strftime("%Y-%m-%d %H:%M:%S%.6f")

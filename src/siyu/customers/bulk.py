@@ -6,17 +6,18 @@ creator's org scope, gaps filled without overwriting), without an ORM object per
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+import polars as pl
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from siyu.core.actor import Actor, Role
-from siyu.core.append import append_rows
-from siyu.core.ids import new_id
+from siyu.core.append import append_frame, frame_ids, one_of
 from siyu.customers import survivorship
 from siyu.customers.models import Customer, Gender
 from siyu.customers.service import _apply, _normalise_email, phone_index
@@ -46,39 +47,55 @@ def create_many(
     scoped = actor.staff_id is not None and actor.scope_path is not None
     org_unit_id = actor.org_unit_id if scoped else None
     owner = actor.staff_id if scoped and actor.role is Role.GUIDE else None
-    ids = [new_id() for _ in profiles]
-    rows = []
-    for customer_id, profile in zip(ids, profiles, strict=True):
+    tenant_id = actor.tenant_id
+    column: dict[str, list[Any]] = {k: [] for k in _CREATED_COLUMNS}
+    sources: dict[tuple[str, ...], str] = {}
+    for profile in profiles:
         phone = profile.get("phone")
         email = profile.get("email")
-        phone_value, phone_bidx = phone_index(actor.tenant_id, phone) if phone else (None, None)
+        phone_value, phone_bidx = phone_index(tenant_id, phone) if phone else (None, None)
         email_value = _normalise_email(email) if email else None
-        rows.append(
-            {
-                "tenant_id": actor.tenant_id,
-                "id": customer_id,
-                "name": profile.get("name") or None,
-                "phone": phone_value,
-                "phone_bidx": phone_bidx,
-                "email": email_value,
-                "email_bidx": (
-                    blind_index(actor.tenant_id, "email", email_value) if email_value else None
-                ),
-                "gender": Gender.UNKNOWN.value,
-                "birthday_on": None,
-                "province": profile.get("province") or None,
-                "city": profile.get("city") or None,
-                "member_no": profile.get("member_no") or None,
-                "org_unit_id": org_unit_id,
-                "owner_staff_id": owner,
-                "merged_into_id": None,
-                "field_sources": {k: source for k in PROFILE_KEYS if profile.get(k)},
-                "created_at": now,
-                "updated_at": now,
-            }
+        column["name"].append(profile.get("name") or None)
+        column["phone"].append(phone_value)
+        column["phone_bidx"].append(phone_bidx)
+        column["email"].append(email_value)
+        column["email_bidx"].append(
+            blind_index(tenant_id, "email", email_value) if email_value else None
         )
-    append_rows(db, Customer, rows)
-    return ids
+        column["province"].append(profile.get("province") or None)
+        column["city"].append(profile.get("city") or None)
+        column["member_no"].append(profile.get("member_no") or None)
+        given = tuple(k for k in PROFILE_KEYS if profile.get(k))
+        text = sources.get(given)
+        if text is None:
+            text = sources.setdefault(given, json.dumps(dict.fromkeys(given, source)))
+        column["field_sources"].append(text)
+    ids = frame_ids(len(profiles))
+    stamp = pl.lit(now, dtype=pl.Datetime("us", "UTC"))
+    frame = pl.DataFrame(column, schema=dict.fromkeys(_CREATED_COLUMNS, pl.Utf8))
+    append_frame(
+        db,
+        Customer,
+        frame.select(
+            pl.lit(str(tenant_id)).alias("tenant_id"),
+            ids,
+            pl.all(),
+            pl.lit(Gender.UNKNOWN.value).alias("gender"),
+            pl.lit(None, dtype=pl.Utf8).alias("birthday_on"),
+            pl.lit(str(org_unit_id) if org_unit_id else None, dtype=pl.Utf8).alias("org_unit_id"),
+            pl.lit(str(owner) if owner else None, dtype=pl.Utf8).alias("owner_staff_id"),
+            pl.lit(None, dtype=pl.Utf8).alias("merged_into_id"),
+            stamp.alias("created_at"),
+            stamp.alias("updated_at"),
+        ),
+    )
+    return [uuid.UUID(i) for i in ids.to_list()]
+
+
+_CREATED_COLUMNS = (
+    *("name", "phone", "phone_bidx", "email", "email_bidx"),
+    *("province", "city", "member_no", "field_sources"),
+)
 
 
 def apply_many(
@@ -93,6 +110,8 @@ def apply_many(
         for cid, p in profiles.items()
     }
     ids = [cid for cid, values in wanted.items() if values]
+    if all(rules.rule_for(k).rule is survivorship.Rule.KEEP_FIRST for k in _SURVIVING):
+        ids = _with_gaps(db, ids, wanted)
     changed = 0
     for start in range(0, len(ids), _CHUNK):
         part = ids[start : start + _CHUNK]
@@ -146,3 +165,31 @@ def settle_many(
 
 
 _SETTLED = ("gender", "owner_staff_id", "org_unit_id")
+
+
+_SURVIVING = [k for k in PROFILE_KEYS if k in survivorship.SURVIVING_FIELDS]
+
+
+def _with_gaps(
+    db: Session, ids: Sequence[uuid.UUID], wanted: Mapping[uuid.UUID, Mapping[str, Any]]
+) -> list[uuid.UUID]:
+    """The customers lacking one of the fields offered to them: under ``keep_first`` no other
+    customer can change, so only these are loaded (read as "is it empty", nothing decrypted)."""
+    empty = {
+        k: getattr(Customer, k).is_(None)
+        if k in Customer.PII_FIELDS
+        else or_(getattr(Customer, k).is_(None), getattr(Customer, k) == "")
+        for k in _SURVIVING
+    }
+    found = []
+    for start in range(0, len(ids), _CHUNK):
+        part = ids[start : start + _CHUNK]
+        rows = db.execute(
+            select(Customer.id, *(e.label(k) for k, e in empty.items())).where(
+                one_of(db, Customer.id, part)
+            )
+        )
+        for row in rows:
+            if any(getattr(row, k) for k in wanted[row.id] if k in empty):
+                found.append(row.id)
+    return found

@@ -43,7 +43,11 @@ _PAIR_CHUNK = 10_000
 
 
 def customer_references() -> list[tuple[Table, str]]:
-    """Return ``(table, column)`` for every column that refers to a customer."""
+    """Return ``(table, column)`` for every column that refers to a customer.
+
+    Found by foreign key, or declared with ``info=CUSTOMER_REF`` on tables that keep none (the
+    high-volume tables imports append to, ``core.append.AppendScoped``).
+    """
     refs = []
     for table in Base.metadata.sorted_tables:
         for fk in table.foreign_key_constraints:
@@ -52,6 +56,9 @@ def customer_references() -> list[tuple[Table, str]]:
             for column in fk.columns:
                 if column.name != "tenant_id":
                     refs.append((table, column.name))
+        for column in table.columns:
+            if column.info.get("refers_to") == "customer" and (table, column.name) not in refs:
+                refs.append((table, column.name))
     return refs
 
 

@@ -7,11 +7,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKeyConstraint, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.core.clock import utcnow
-from siyu.core.db import Base, TenantScoped
+from siyu.core.append import CUSTOMER_REF, AppendScoped
+from siyu.core.db import Base
 
 
 class EventType(StrEnum):
@@ -26,12 +27,9 @@ class EventType(StrEnum):
     ORDER_CANCELLED = "order.cancelled"
 
 
-class Event(TenantScoped, Base):
+class Event(AppendScoped, Base):
     __tablename__ = "event"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "customer_id"], ["customer.tenant_id", "customer.id"], ondelete="CASCADE"
-        ),
         UniqueConstraint("tenant_id", "idempotency_key"),
         Index("ix_event_tenant_customer_occurred", "tenant_id", "customer_id", "occurred_at"),
         Index("ix_event_tenant_type_occurred", "tenant_id", "type", "occurred_at"),
@@ -40,7 +38,7 @@ class Event(TenantScoped, Base):
     type: Mapped[str] = mapped_column(String(64))
     occurred_at: Mapped[datetime] = mapped_column()
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
-    customer_id: Mapped[uuid.UUID | None] = mapped_column()
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(info=CUSTOMER_REF)
     source: Mapped[str] = mapped_column(String(32), default="siyu")
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

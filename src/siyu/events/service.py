@@ -17,6 +17,7 @@ from siyu.core.clock import SYSTEM_CLOCK, Clock
 from siyu.core.errors import InvalidInput
 from siyu.core.ids import new_id
 from siyu.events.models import Event
+from siyu.orders import timeline as order_timeline
 from siyu.security.rbac import Perm, require
 
 EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
@@ -78,9 +79,14 @@ def timeline(
     limit: int = 100,
     before: datetime | None = None,
 ) -> list[Event]:
-    """Return a customer's events, newest first (the caller checks the customer is in scope)."""
+    """Return a customer's events, newest first (the caller checks the customer is in scope).
+
+    Stored events and the ones derived from the customer's orders (``orders.timeline``).
+    """
     require(actor, Perm.CUSTOMERS_READ)
     stmt = select(Event).where(Event.customer_id == customer_id)
     if before is not None:
         stmt = stmt.where(Event.occurred_at < before)
-    return list(db.scalars(stmt.order_by(Event.occurred_at.desc(), Event.id.desc()).limit(limit)))
+    stored = db.scalars(stmt.order_by(Event.occurred_at.desc(), Event.id.desc()).limit(limit))
+    derived = order_timeline.arrival_events(db, customer_id, limit=limit, before=before)
+    return order_timeline.merge_timeline(list(stored), derived, limit)

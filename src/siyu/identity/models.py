@@ -7,27 +7,25 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKeyConstraint, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.core.clock import utcnow
+from siyu.core.append import CUSTOMER_REF, AppendScoped
 from siyu.core.db import Base, TenantScoped, Timestamped
 from siyu.security.pii import EncryptedString
 
 
-class Identity(TenantScoped, Timestamped, Base):
+class Identity(AppendScoped, Timestamped, Base):
     """One strong key of a customer. ``key_hash`` is its blind index; ``value`` is encrypted."""
 
     __tablename__ = "identity"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "customer_id"], ["customer.tenant_id", "customer.id"], ondelete="CASCADE"
-        ),
         UniqueConstraint("tenant_id", "kind", "namespace", "key_hash"),
         Index("ix_identity_tenant_customer", "tenant_id", "customer_id"),
     )
 
-    customer_id: Mapped[uuid.UUID] = mapped_column()
+    customer_id: Mapped[uuid.UUID] = mapped_column(info=CUSTOMER_REF)
     kind: Mapped[str] = mapped_column(String(32))
     namespace: Mapped[str] = mapped_column(String(64), default="")
     key_hash: Mapped[str] = mapped_column(String(64))
@@ -106,7 +104,7 @@ class MergeProposal(TenantScoped, Timestamped, Base):
     decided_by: Mapped[str | None] = mapped_column(String(200))
 
 
-class Evidence(TenantScoped, Timestamped, Base):
+class Evidence(AppendScoped, Timestamped, Base):
     """Weak evidence about a customer — what an order's receiver block said — for linkage.
 
     Never merges anything by itself: the probabilistic stage compares evidence across customers
@@ -115,14 +113,11 @@ class Evidence(TenantScoped, Timestamped, Base):
 
     __tablename__ = "identity_evidence"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "customer_id"], ["customer.tenant_id", "customer.id"], ondelete="CASCADE"
-        ),
         UniqueConstraint("tenant_id", "customer_id", "fingerprint"),
         Index("ix_identity_evidence_tenant_phone_masked", "tenant_id", "phone_masked"),
     )
 
-    customer_id: Mapped[uuid.UUID] = mapped_column()
+    customer_id: Mapped[uuid.UUID] = mapped_column(info=CUSTOMER_REF)
     source: Mapped[str] = mapped_column(String(32))
     name: Mapped[str | None] = mapped_column(String(100))
     phone_masked: Mapped[str | None] = mapped_column(String(16))

@@ -2,8 +2,11 @@
 
 Idempotent by (tenant, source, external order id): importing the same file twice changes nothing;
 a later export with a new status (paid → refunded, a partial refund) updates the order and records
-an event. With ``on_error="abort"`` any bad row means nothing of the file is written: the whole
-import runs in the caller's one transaction and ``ImportAborted`` rolls it back.
+an event. A new order's own ``order.*`` events are not stored: they are derived from the order row
+when a timeline is read (``siyu.orders.timeline``), so a million imported orders cost a million
+order rows, not two million rows and their indexes. With ``on_error="abort"`` any bad row means
+nothing of the file is written: the whole import runs in the caller's one transaction and
+``ImportAborted`` rolls it back.
 """
 
 from __future__ import annotations
@@ -11,19 +14,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from sqlalchemy.orm import Session
 
 from siyu.core.actor import Actor
-from siyu.core.append import append_rows
+from siyu.core.append import append_frame, frame_ids
 from siyu.core.clock import SYSTEM_CLOCK, Clock
 from siyu.core.errors import AppError, FieldError, InvalidInput
-from siyu.core.ids import new_id
-from siyu.events.models import Event, EventType
+from siyu.core.phone import mask_phone
 from siyu.identity import bulk as identity_bulk
 from siyu.identity import proposals
 from siyu.identity.keys import IdentityKey, KeyKind, junk_reason, make_key
@@ -33,6 +35,7 @@ from siyu.ingest.parse import ParsedBatch, read_orders
 from siyu.ingest.reader import count_rows, open_table
 from siyu.orders import service as orders
 from siyu.orders.models import OrderSource
+from siyu.security.pii import blind_index
 from siyu.security.rbac import Perm, require
 from siyu.tenancy import service as tenancy
 
@@ -229,14 +232,31 @@ def _rows_seen(batch: ParsedBatch) -> int:
     return max([*last, *(e.row or 0 for e in batch.errors)], default=0)
 
 
-def _existing_orders(
-    db: Session, source: OrderSource, external_ids: Sequence[str]
-) -> dict[str, orders.OrderState]:
-    found: dict[str, orders.OrderState] = {}
+def _existing_orders(db: Session, source: OrderSource, external_ids: Sequence[str]) -> pl.DataFrame:
+    """The stored state of the orders of ``source`` with these external ids, as a frame."""
+    found: list[orders.OrderState] = []
+    names: list[str] = []
     for start in range(0, len(external_ids), _LOOKUP_CHUNK):
         part = external_ids[start : start + _LOOKUP_CHUNK]
-        found.update(orders.states_by_external_id(db, source, part))
-    return found
+        for external_id, state in orders.states_by_external_id(db, source, part).items():
+            names.append(external_id)
+            found.append(state)
+    return pl.DataFrame(
+        {
+            "external_id": names,
+            "known_id": [str(s.id) for s in found],
+            "known_status": [str(s.status) for s in found],
+            "known_paid": [s.paid_fen for s in found],
+            "known_refunded": [s.refunded_fen for s in found],
+        },
+        schema={
+            "external_id": pl.Utf8,
+            "known_id": pl.Utf8,
+            "known_status": pl.Utf8,
+            "known_paid": pl.Int64,
+            "known_refunded": pl.Int64,
+        },
+    )
 
 
 @dataclass
@@ -245,6 +265,13 @@ class _Tally:
 
     created: set[uuid.UUID] = field(default_factory=set)
     matched: set[uuid.UUID] = field(default_factory=set)
+
+
+_RECORD_FIELDS = (
+    *("buyer_id", "phone", "member_no", "unionid", "email"),
+    *("receiver_name", "province", "city"),
+)
+"""The columns an order's OneID record is made of (``_keys_for`` and ``_profile``)."""
 
 
 def _write_batch(
@@ -258,113 +285,193 @@ def _write_batch(
     clock: Clock,
     tally: _Tally,
 ) -> None:
-    rows = batch.orders.to_dicts()
-    if not rows:
+    """Write one batch: update changed orders, resolve the new ones' buyers, append the rest.
+
+    A new order is written as its order row and lines only: its ``order.*`` events are derived
+    from the order row when read (``orders.timeline``); changes found by a later import are
+    recorded as events. Rows are built as Polars frames and appended with ``append_frame``.
+    """
+    frame = batch.orders
+    if frame.is_empty():
         return
-    existing = _existing_orders(db, order_source, [r["external_id"] for r in rows])
-    fresh = []
-    for row in rows:
-        state = existing.get(row["external_id"])
-        if state is None:
-            fresh.append(row)
-        elif state.same_as(row):
-            summary.unchanged += 1
-        else:
-            orders.apply_update(db, actor, state.id, row, source=source, clock=clock)
+    existing = _existing_orders(db, order_source, frame.get_column("external_id").to_list())
+    if existing.height:
+        known = frame.join(existing, on="external_id", how="inner", maintain_order="left")
+        same = (
+            (pl.col("status") == pl.col("known_status"))
+            & (pl.col("paid_fen") == pl.col("known_paid"))
+            & (pl.col("refunded_fen") == pl.col("known_refunded"))
+        )
+        summary.unchanged += known.filter(same).height
+        for row in known.filter(~same).iter_rows(named=True):
+            order_id = uuid.UUID(row["known_id"])
+            orders.apply_update(db, actor, order_id, row, source=source, clock=clock)
             summary.updated += 1
-    if not fresh:
+        frame = frame.join(existing, on="external_id", how="anti", maintain_order="left")
+    if frame.is_empty():
         return
+    frame, created = _resolve_buyers(db, actor, frame, source, clock, summary, tally)
+    now = clock.now()
+    tenant = pl.lit(str(actor.tenant_id))
+    frame = frame.with_columns(frame_ids(frame.height).alias("order_id"))
+    order_rows = frame.select(
+        tenant.alias("tenant_id"),
+        pl.col("order_id").alias("id"),
+        pl.col("customer_id"),
+        pl.lit(order_source.value).alias("source"),
+        pl.col("external_id"),
+        pl.col("status"),
+        _code_ids(pl.col("store_code"), codes.stores).alias("org_unit_id"),
+        _code_ids(pl.col("staff_code"), codes.staff).alias("staff_id"),
+        pl.col("paid_fen"),
+        pl.col("refunded_fen"),
+        pl.col("paid_at"),
+        pl.col("refunded_at"),
+        pl.lit(now, dtype=pl.Datetime("us", "UTC")).alias("created_at"),
+    )
+    lines = batch.lines.join(
+        frame.select("external_id", "order_id"),
+        on="external_id",
+        how="inner",
+        maintain_order="left",
+    )
+    line_rows = lines.select(
+        tenant.alias("tenant_id"),
+        frame_ids(lines.height).alias("id"),
+        pl.col("order_id"),
+        pl.col("sku").fill_null(""),
+        pl.col("title").fill_null(""),
+        pl.col("quantity"),
+        pl.col("unit_price_fen"),
+        pl.col("amount_fen"),
+    )
+    summary.inserted += frame.height
+    orders.append_frames(db, order_rows, line_rows)
+    _append_evidence(db, actor, frame, source, created)
+
+
+def _resolve_buyers(
+    db: Session,
+    actor: Actor,
+    frame: pl.DataFrame,
+    source: str,
+    clock: Clock,
+    summary: ImportSummary,
+    tally: _Tally,
+) -> tuple[pl.DataFrame, set[uuid.UUID]]:
+    """Add each new order's ``customer_id`` (text), resolved through batch OneID; also return
+    the customers the batch created.
+
+    Orders saying the same about their buyer (same keys, same profile fields) make one OneID
+    record, at the place the first of them appears: resolving them in turn would give the second
+    and later ones the customer the first one found.
+    """
+    fields = [name for name in _RECORD_FIELDS if name in frame.columns]
+    distinct = frame.select(fields).unique(maintain_order=True)
     records = []
-    for row in fresh:
+    for row in distinct.iter_rows(named=True):
         keys = _keys_for(row, source)
         records.append(identity_bulk.Record(keys=keys, profile=_profile(row, keys)))
     resolution = identity_bulk.resolve_batch(db, actor, records, source=source, clock=clock)
     tally.created |= resolution.created
     tally.matched |= {c for c in resolution.customer_ids if c not in tally.created}
     summary.customers_created, summary.customers_matched = len(tally.created), len(tally.matched)
+    owners = pl.Series("customer_id", [str(c) for c in resolution.customer_ids], dtype=pl.Utf8)
+    return frame.join(
+        distinct.with_columns(owners),
+        on=fields,
+        how="left",
+        nulls_equal=True,
+        maintain_order="left",
+    ), resolution.created
 
-    lines_by_order: dict[str, list[dict[str, Any]]] = {}
-    for line in batch.lines.to_dicts():
-        lines_by_order.setdefault(line["external_id"], []).append(line)
-    new_orders: list[dict[str, Any]] = []
-    new_lines: list[dict[str, Any]] = []
-    new_events: list[dict[str, Any]] = []
-    clues: dict[tuple[Any, ...], dict[str, Any]] = {}
-    now = clock.now()
-    for row, customer_id in zip(fresh, resolution.customer_ids, strict=True):
-        order_id = orders.new_order_row(
-            new_orders,
-            new_lines,
-            row,
-            lines_by_order.get(row["external_id"], []),
-            customer_id=customer_id,
-            source=order_source,
-            org_unit_id=codes.stores.get(row.get("store_code") or ""),
-            staff_id=codes.staff.get(row.get("staff_code") or ""),
-            tenant_id=actor.tenant_id,
-        )
-        new_events.extend(_order_events(actor, row, order_id, customer_id, source, now))
-        clue = (
-            customer_id,
-            row.get("receiver_name"),
-            row.get("phone_masked") or row.get("phone"),
-            row.get("province"),
-            row.get("city"),
-            row.get("address"),
-        )
-        clues.setdefault(clue, {**row, "name": row.get("receiver_name")})
-    summary.inserted += len(fresh)
-    orders.insert_rows(db, new_orders, new_lines)
-    append_rows(db, Event, new_events)
-    evidence = list(
-        {
-            (e["customer_id"], e["fingerprint"]): e
-            for (customer_id, *_), values in clues.items()
-            if (e := proposals.evidence_row(actor.tenant_id, customer_id, source, values))
-        }.values()
-    )
-    known = proposals.known_evidence(
-        db, [e["customer_id"] for e in evidence if e["customer_id"] not in resolution.created]
-    )
-    append_rows(
-        db, Evidence, [e for e in evidence if (e["customer_id"], e["fingerprint"]) not in known]
+
+def _code_ids(codes: pl.Expr, known: dict[str, uuid.UUID]) -> pl.Expr:
+    """Store or staff ids (text) for the codes in a column; unknown codes give null."""
+    if not known:
+        return pl.lit(None, dtype=pl.Utf8)
+    return codes.replace_strict(
+        list(known), [str(v) for v in known.values()], default=None, return_dtype=pl.Utf8
     )
 
 
-def _order_events(
-    actor: Actor,
-    row: dict[str, Any],
-    order_id: uuid.UUID,
-    customer_id: uuid.UUID,
-    source: str,
-    now: datetime,
-) -> list[dict[str, Any]]:
-    """The event rows of a new order: paid (or cancelled), and refunded if it was."""
-    data = {"order_id": str(order_id), "external_id": row["external_id"], "source": source}
-    paid_at: datetime = row["paid_at"]
+_MASKED = r"^1[3-9]\d\*{4}\d{4}$"
 
-    def event(kind: EventType, occurred_at: datetime, extra: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "tenant_id": actor.tenant_id,
-            "id": new_id(),
-            "type": kind.value,
-            "occurred_at": occurred_at,
-            "recorded_at": now,
-            "customer_id": customer_id,
-            "source": source,
-            "idempotency_key": None,
-            "data": {**data, **extra},
-        }
 
-    if row["status"] == "cancelled":
-        return [event(EventType.ORDER_CANCELLED, paid_at, {})]
-    out = [event(EventType.ORDER_PAID, paid_at, {"paid_fen": row["paid_fen"]})]
-    if row["refunded_fen"]:
-        kind = (
-            EventType.ORDER_REFUNDED
-            if row["status"] == "refunded"
-            else EventType.ORDER_PARTIALLY_REFUNDED
+def _append_evidence(
+    db: Session, actor: Actor, frame: pl.DataFrame, source: str, created: set[uuid.UUID]
+) -> None:
+    """Store what the new orders' receiver blocks say about their buyers (``proposals``).
+
+    Same rows as ``proposals.evidence_row`` gives, one per customer and distinct receiver block,
+    skipping those the customer already has (customers ``created`` by this batch have none).
+    """
+
+    def text(name: str) -> pl.Expr:
+        if name not in frame.columns:
+            return pl.lit(None, dtype=pl.Utf8).alias(name)
+        value = pl.col(name)
+        return pl.when(value != "").then(value).alias(name)
+
+    phone = pl.coalesce(text("phone_masked"), text("phone"))
+    clues = frame.select(
+        pl.col("customer_id"),
+        text("receiver_name").alias("name"),
+        phone.alias("phone"),
+        text("province"),
+        text("city"),
+        text("address"),
+    ).unique(maintain_order=True)
+    eleven = pl.col("phone").str.len_chars() == 11
+    clues = clues.with_columns(
+        pl.when(pl.col("phone").str.contains(_MASKED))
+        .then(pl.col("phone"))
+        .when(eleven)
+        .then(pl.col("phone").str.slice(0, 3) + "****" + pl.col("phone").str.slice(7))
+        .alias("phone_masked")
+    )
+    odd = clues.filter(pl.col("phone").is_not_null() & pl.col("phone_masked").is_null())
+    if odd.height:
+        uneven = {p: mask_phone(p) for p in odd.get_column("phone").unique().to_list()}
+        clues = clues.with_columns(
+            pl.coalesce(
+                "phone_masked",
+                pl.col("phone").replace_strict(
+                    list(uneven), list(uneven.values()), default=None, return_dtype=pl.Utf8
+                ),
+            )
         )
-        refunded_at = row.get("refunded_at") or paid_at
-        out.append(event(kind, refunded_at, {"refunded_fen": row["refunded_fen"]}))
-    return out
+    fields = list(proposals.EVIDENCE_FIELDS)
+    present = pl.sum_horizontal(pl.col(f).is_not_null().cast(pl.Int32) for f in fields)
+    clues = clues.filter(present >= 2).with_columns(
+        pl.concat_str([pl.col(f).fill_null("") for f in fields], separator="|").alias("print")
+    )
+    if clues.is_empty():
+        return
+    tenant_id = actor.tenant_id
+    prints = [
+        blind_index(tenant_id, "evidence", text) for text in clues.get_column("print").to_list()
+    ]
+    clues = clues.with_columns(pl.Series("fingerprint", prints, dtype=pl.Utf8)).unique(
+        subset=["customer_id", "fingerprint"], keep="first", maintain_order=True
+    )
+    owners = {uuid.UUID(c) for c in clues.get_column("customer_id").unique().to_list()}
+    known = proposals.known_evidence(db, list(owners - created))
+    if known:
+        stored = pl.DataFrame(
+            {
+                "customer_id": [str(c) for c, _ in known],
+                "fingerprint": [f for _, f in known],
+            },
+            schema={"customer_id": pl.Utf8, "fingerprint": pl.Utf8},
+        )
+        clues = clues.join(stored, on=["customer_id", "fingerprint"], how="anti")
+    rows = clues.select(
+        pl.lit(str(tenant_id)).alias("tenant_id"),
+        frame_ids(clues.height).alias("id"),
+        pl.col("customer_id"),
+        pl.lit(source).alias("source"),
+        pl.col("fingerprint"),
+        *(pl.col(f) for f in fields),
+    )
+    append_frame(db, Evidence, rows)

@@ -9,7 +9,8 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, ForeignKeyConstraint, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from siyu.core.db import Base, TenantScoped, Timestamped
+from siyu.core.append import CUSTOMER_REF, AppendScoped
+from siyu.core.db import Base, Timestamped
 
 
 class OrderSource(StrEnum):
@@ -29,14 +30,11 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class Order(TenantScoped, Timestamped, Base):
+class Order(AppendScoped, Timestamped, Base):
     """One order. Net GMV is ``paid_fen - refunded_fen``; unique per (source, external id)."""
 
     __tablename__ = "customer_order"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "customer_id"], ["customer.tenant_id", "customer.id"], ondelete="CASCADE"
-        ),
         ForeignKeyConstraint(["tenant_id", "org_unit_id"], ["org_unit.tenant_id", "org_unit.id"]),
         ForeignKeyConstraint(["tenant_id", "staff_id"], ["staff.tenant_id", "staff.id"]),
         UniqueConstraint("tenant_id", "source", "external_id"),
@@ -44,7 +42,7 @@ class Order(TenantScoped, Timestamped, Base):
         Index("ix_customer_order_tenant_paid", "tenant_id", "paid_at"),
     )
 
-    customer_id: Mapped[uuid.UUID | None] = mapped_column()
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(info=CUSTOMER_REF)
     source: Mapped[OrderSource] = mapped_column(String(32))
     external_id: Mapped[str] = mapped_column(String(128))
     status: Mapped[OrderStatus] = mapped_column(String(32))
@@ -60,14 +58,11 @@ class Order(TenantScoped, Timestamped, Base):
         return self.paid_fen - self.refunded_fen
 
 
-class OrderLine(TenantScoped, Base):
+class OrderLine(AppendScoped, Base):
+    """A line of an order (written with it, never alone; no foreign key: see ``AppendScoped``)."""
+
     __tablename__ = "order_line"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "order_id"],
-            ["customer_order.tenant_id", "customer_order.id"],
-            ondelete="CASCADE",
-        ),
         Index("ix_order_line_tenant_order", "tenant_id", "order_id"),
     )
 

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from siyu.core.actor import Actor
-from siyu.core.append import append_rows, one_of
+from siyu.core.append import append_frame, append_rows, one_of
 from siyu.core.clock import SYSTEM_CLOCK, Clock, utcnow
 from siyu.core.errors import Conflict, NotFound
 from siyu.core.ids import new_id
@@ -290,3 +291,9 @@ def insert_rows(
     """Append prepared new order and line rows (``COPY`` on PostgreSQL)."""
     append_rows(db, Order, order_rows)
     append_rows(db, OrderLine, line_rows)
+
+
+def append_frames(db: Session, order_rows: pl.DataFrame, line_rows: pl.DataFrame) -> None:
+    """Append new order and line rows given as frames of their columns (``append_frame``)."""
+    append_frame(db, Order, order_rows)
+    append_frame(db, OrderLine, line_rows)
