@@ -123,3 +123,32 @@ def test_welcome_past_its_20_seconds_is_dropped(late_inbound: Inbound) -> None:
         (message,) = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "wecom.welcome"))
         assert message.status == OutboxStatus.DROPPED
         assert message.last_error == "expired before it could be sent"
+
+
+def test_welcome_with_attachments_and_no_code_means_no_welcome(inbound: Inbound) -> None:
+    link = {
+        "msgtype": "link",
+        "title": "{customer_name} 的新人礼",
+        "url": "https://example.com/gift",
+    }
+    code = make_code(
+        inbound,
+        staff_userids=[GUIDE1],
+        is_rotating=False,
+        welcome={"text": None, "attachments": [link]},
+    )
+    inbound.do(f"contact_ways/{code.config_id}/scan", {"name": "Cat"})
+    (sent,) = inbound.control.get("/_fake/welcome_messages").json()["sent"]
+    assert sent["text"] is None
+    assert sent["attachments"] == [
+        {"msgtype": "link", "link": {"title": "Cat 的新人礼", "url": "https://example.com/gift"}}
+    ]
+    silent = make_code(inbound, name="No welcome", staff_userids=[GUIDE2], is_rotating=False,
+                       welcome=None)  # fmt: skip
+    inbound.do(f"contact_ways/{silent.config_id}/scan", {"name": "Dan"})
+    assert len(inbound.control.get("/_fake/welcome_messages").json()["sent"]) == 1
+    with unit_of_work(inbound.admin) as db:
+        kinds = list(db.scalars(select(OutboxMessage.kind)))
+        assert kinds.count("wecom.welcome") == 1
+        (dan,) = contacts.list_relations(db, inbound.admin, wecom_userid=GUIDE2)
+        assert dan.channel_code_id == silent.id
