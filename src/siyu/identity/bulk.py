@@ -13,7 +13,6 @@ through ``service.resolve`` record by record, exactly as they would have alone.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -21,13 +20,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import polars as pl
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from siyu.core.actor import Actor
-from siyu.core.append import append_frame, frame_ids, one_of
+from siyu.core.append import append_rows, one_of
 from siyu.core.clock import SYSTEM_CLOCK, Clock
+from siyu.core.db import session_tenant
+from siyu.core.ids import new_id
 from siyu.customers import bulk as customer_bulk
 from siyu.customers.models import Customer
 from siyu.customers.schemas import CustomerCreate
@@ -38,6 +38,7 @@ from siyu.identity.models import Identity, JunkKey, JunkStatus
 from siyu.security.rbac import Perm, require
 
 _CHUNK = 20_000
+_IDENTITY: Table = Identity.__table__  # type: ignore[assignment]  # a mapped class's Table
 
 
 @dataclass(frozen=True)
@@ -58,27 +59,6 @@ class BatchResolution:
     junk_keys: set[str] = field(default_factory=set)
 
 
-class _Components:
-    """Union-find over hashable nodes (keys and existing customer ids)."""
-
-    def __init__(self) -> None:
-        self.parent: dict[Any, Any] = {}
-
-    def find(self, node: Any) -> Any:
-        parent = self.parent
-        root = parent.setdefault(node, node)
-        while parent[root] != root:
-            root = parent[root]
-        while node != root:  # path compression, iteratively: chains can be long
-            parent[node], node = root, parent[node]
-        return root
-
-    def union(self, a: Any, b: Any) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[rb] = ra
-
-
 def _by_namespace(
     keys: Sequence[IdentityKey], hashes: Mapping[IdentityKey, str]
 ) -> dict[tuple[str, str], dict[str, IdentityKey]]:
@@ -91,19 +71,24 @@ def _by_namespace(
 def owners_of(
     db: Session, keys: Sequence[IdentityKey], hashes: Mapping[IdentityKey, str]
 ) -> dict[IdentityKey, uuid.UUID]:
-    """Return the customer owning each key, in chunked queries that use the unique index."""
+    """Return the customer owning each key, in chunked queries that use the unique index.
+
+    Core statements (rows as plain tuples, no ORM loading), so each names the session's tenant.
+    """
+    tenant_id = session_tenant(db)
     owners: dict[IdentityKey, uuid.UUID] = {}
     for (kind, namespace), by_hash in _by_namespace(keys, hashes).items():
         wanted = list(by_hash)
         for start in range(0, len(wanted), _CHUNK):
             rows = db.execute(
-                select(Identity.key_hash, Identity.customer_id).where(
-                    Identity.kind == kind,
-                    Identity.namespace == namespace,
-                    one_of(db, Identity.key_hash, wanted[start : start + _CHUNK]),
+                select(_IDENTITY.c.key_hash, _IDENTITY.c.customer_id).where(
+                    _IDENTITY.c.tenant_id == tenant_id,
+                    _IDENTITY.c.kind == kind,
+                    _IDENTITY.c.namespace == namespace,
+                    one_of(db, _IDENTITY.c.key_hash, wanted[start : start + _CHUNK]),
                 )
             )
-            owners.update({by_hash[r.key_hash]: r.customer_id for r in rows})
+            owners.update({by_hash[key_hash]: owner for key_hash, owner in rows})
     return owners
 
 
@@ -131,14 +116,17 @@ def _exclusive_counts(
 ) -> dict[uuid.UUID, Counter[tuple[str, str]]]:
     counts: dict[uuid.UUID, Counter[tuple[str, str]]] = defaultdict(Counter)
     exclusive = [k.value for k in EXCLUSIVE]
+    tenant_id = session_tenant(db)
+    identity = _IDENTITY.c
     for start in range(0, len(customer_ids), _CHUNK):
         rows = db.execute(
-            select(Identity.customer_id, Identity.kind, Identity.namespace, func.count())
+            select(identity.customer_id, identity.kind, identity.namespace, func.count())
             .where(
-                one_of(db, Identity.customer_id, customer_ids[start : start + _CHUNK]),
-                Identity.kind.in_(exclusive),
+                identity.tenant_id == tenant_id,
+                one_of(db, identity.customer_id, customer_ids[start : start + _CHUNK]),
+                identity.kind.in_(exclusive),
             )
-            .group_by(Identity.customer_id, Identity.kind, Identity.namespace)
+            .group_by(identity.customer_id, identity.kind, identity.namespace)
         )
         for customer_id, kind, namespace, count in rows:
             counts[customer_id][(kind, namespace)] = count
@@ -158,10 +146,19 @@ def resolve_batch(
     require(actor, Perm.CUSTOMERS_WRITE)
     tenant_id = actor.tenant_id
     now = clock.now()
-    uses = Counter(k for record in records for k in dict.fromkeys(record.keys))
-    hashes = {k: k.hash(tenant_id) for k in uses}
-    static = {k: reason for k in uses if (reason := junk_reason(k)) is not None}
-    flagged = _flagged(db, [k for k in uses if k not in static], hashes)
+    # each distinct key is numbered once; the graph work below hashes small ints, not keys
+    number: dict[IdentityKey, int] = {}
+    coded = [
+        list(dict.fromkeys([number.setdefault(k, len(number)) for k in r.keys])) for r in records
+    ]
+    keys = list(number)
+    uses = [0] * len(keys)
+    for codes in coded:
+        for n in codes:
+            uses[n] += 1
+    hashes = {k: k.hash(tenant_id) for k in keys}
+    static = {k: reason for k in keys if (reason := junk_reason(k)) is not None}
+    flagged = _flagged(db, [k for k in keys if k not in static], hashes)
     junk = {**static, **dict.fromkeys(flagged, "flagged earlier")}
     if fanout_limit is not None:
         crowded = _crowded_keys(
@@ -169,38 +166,72 @@ def resolve_batch(
         )
         junk.update(dict.fromkeys(crowded, f"links more than {fanout_limit} distinct people"))
     for key, reason in junk.items():
-        service.flag_junk(db, actor, key, reason, clock=clock, hits=uses[key])
-    usable = [[k for k in dict.fromkeys(r.keys) if k not in junk] for r in records]
-    owners = owners_of(db, [k for k in uses if k not in junk], hashes)
+        service.flag_junk(db, actor, key, reason, clock=clock, hits=uses[number[key]])
+    is_junk = [False] * len(keys)
+    for key in junk:
+        is_junk[number[key]] = True
+    ucoded = [[n for n in codes if not is_junk[n]] for codes in coded]
+    usable = [[keys[n] for n in codes] for codes in ucoded]
+    owners = owners_of(db, [k for k in keys if not is_junk[number[k]]], hashes)
+    owner_of: list[uuid.UUID | None] = [None] * len(keys)
+    for key, owned in owners.items():
+        owner_of[number[key]] = owned
 
-    graph = _Components()
-    for keys in usable:
-        for key in keys:
-            graph.find(key)
-            if key in owners:
-                graph.union(key, owners[key])
-        for other in keys[1:]:
-            graph.union(keys[0], other)
-    members: dict[Any, list[int]] = defaultdict(list)
+    # union-find over key numbers, each existing customer a node after the keys
+    node_of: dict[uuid.UUID, int] = {}
+    for owned in owners.values():
+        node_of.setdefault(owned, len(keys) + len(node_of))
+    parent = list(range(len(keys) + len(node_of)))
+
+    def find(node: int) -> int:
+        root = node
+        while parent[root] != root:
+            root = parent[root]
+        while node != root:  # path compression, iteratively: chains can be long
+            parent[node], node = root, parent[node]
+        return root
+
+    for n, owned_by in enumerate(owner_of):
+        if owned_by is not None:
+            parent[find(n)] = find(node_of[owned_by])
+    for codes in ucoded:
+        if len(codes) > 1:
+            first = find(codes[0])
+            for n in codes[1:]:
+                other = find(n)
+                if other != first:
+                    parent[other] = first
+    members: dict[int, list[int]] = defaultdict(list)
     lonely: list[int] = []
-    for index, keys in enumerate(usable):
-        if keys:
-            members[graph.find(keys[0])].append(index)
+    for index, codes in enumerate(ucoded):
+        if codes:
+            members[find(codes[0])].append(index)
         else:
             lonely.append(index)
 
-    def component_keys(indexes: list[int]) -> set[IdentityKey]:
-        return {k for i in indexes for k in usable[i]}
+    def component_keys(indexes: list[int]) -> set[int]:
+        return {n for i in indexes for n in ucoded[i]}
 
-    touched: dict[Any, set[uuid.UUID]] = {
-        root: {owners[k] for k in component_keys(indexes) if k in owners}
-        for root, indexes in members.items()
-    }
+    touched: dict[int, set[uuid.UUID]] = {}
+    exclusive_new: set[int] = set()  # components bringing an exclusive key nobody owns yet
+    for root, indexes in members.items():
+        found: set[uuid.UUID] = set()
+        for n in component_keys(indexes):
+            holder = owner_of[n]
+            if holder is not None:
+                found.add(holder)
+            elif keys[n].kind in EXCLUSIVE:
+                exclusive_new.add(root)
+        touched[root] = found
     bridging = bridges.mergeable(
         db, actor, {root: found for root, found in touched.items() if len(found) > 1}
     )
-    known = sorted({cid for found in touched.values() for cid in found})
-    existing_counts = _exclusive_counts(db, known) if fanout_limit is not None else {}
+    # only a bridge or a new exclusive key can take a customer past the fan-out limit
+    counted = sorted(
+        {cid for root, found in touched.items() if len(found) > 1 or root in exclusive_new
+         for cid in found}
+    )  # fmt: skip
+    existing_counts = _exclusive_counts(db, counted) if fanout_limit is not None else {}
 
     result = BatchResolution(customer_ids=[uuid.UUID(int=0)] * len(records))
     careful: list[int] = []
@@ -212,23 +243,25 @@ def resolve_batch(
         if len(found) > 1 and root not in bridging:
             careful.extend(indexes)
             continue
-        if fanout_limit is not None:
+        if fanout_limit is not None and (len(found) > 1 or root in exclusive_new):
             # merged together, the customers would hold all their exclusive ids at once
             counts: Counter[tuple[str, str]] = Counter()
             for owner in found:
                 counts.update(existing_counts.get(owner, Counter()))
-            for key in component_keys(indexes):
-                if key.kind in EXCLUSIVE and key not in owners:
+            for n in component_keys(indexes):
+                key = keys[n]
+                if key.kind in EXCLUSIVE and owner_of[n] is None:
                     counts[(key.kind.value, key.namespace)] += 1
-            if any(n > fanout_limit for n in counts.values()):
+            if any(count > fanout_limit for count in counts.values()):
                 careful.extend(indexes)
                 continue
         if len(found) > 1:
             survivor, *others = bridging[root]
             evidence: dict[uuid.UUID, list[str]] = defaultdict(list)
-            for key in component_keys(indexes):
-                if key in owners:
-                    evidence[owners[key]].append(key.label)
+            for n in component_keys(indexes):
+                holder = owner_of[n]
+                if holder is not None:
+                    evidence[holder].append(keys[n].label)
             merges.append(bridges.Bridge(survivor=survivor, others=others, keys=evidence))
             joins[survivor.id].extend(indexes)
         elif found:
@@ -260,17 +293,43 @@ def resolve_batch(
             for key in usable[i]:
                 if key not in owners:
                     fresh.setdefault(key, result.customer_ids[i])
-    _append_identities(db, tenant_id, fresh, hashes, source=source, now=now)
-    _touch(db, list(owners), hashes, now)
-    _append_created_events(
+    append_rows(
         db,
-        tenant_id,
+        Identity,
         [
-            (cid, [usable[i] for i in indexes])
-            for cid, indexes in zip(created, new_groups, strict=True)
+            {
+                "tenant_id": tenant_id,
+                "id": new_id(),
+                "customer_id": customer_id,
+                "kind": key.kind.value,
+                "namespace": key.namespace,
+                "key_hash": hashes[key],
+                "value": key.value,
+                "source": source,
+                "last_seen_at": now,
+                "created_at": now,
+            }
+            for key, customer_id in fresh.items()
         ],
-        source=source,
-        now=now,
+    )
+    _touch(db, list(owners), hashes, now)
+    append_rows(
+        db,
+        Event,
+        [
+            {
+                "tenant_id": tenant_id,
+                "id": new_id(),
+                "type": EventType.CUSTOMER_CREATED.value,
+                "occurred_at": now,
+                "recorded_at": now,
+                "customer_id": customer_id,
+                "source": source,
+                "idempotency_key": None,
+                "data": {"keys": sorted({k.label for i in indexes for k in usable[i]})},
+            }
+            for customer_id, indexes in zip(created, new_groups, strict=True)
+        ],
     )
 
     merged_carefully: list[uuid.UUID] = []
@@ -339,18 +398,24 @@ def _first_values(records: Sequence[Record], indexes: Sequence[int]) -> dict[str
 def _touch(
     db: Session, keys: Sequence[IdentityKey], hashes: Mapping[IdentityKey, str], now: datetime
 ) -> None:
-    """Mark known keys as seen again, to the day: a key seen today is not rewritten."""
+    """Mark known keys as seen again, to the day: a key seen today is not rewritten.
+
+    A Core statement per key kind and chunk: nothing for the ORM to synchronise or return.
+    """
     stale = now - timedelta(days=1)
+    tenant_id = session_tenant(db)
+    identity = _IDENTITY.c
     for (kind, namespace), by_hash in _by_namespace(keys, hashes).items():
         wanted = list(by_hash)
         for start in range(0, len(wanted), _CHUNK):
             db.execute(
-                update(Identity)
+                update(_IDENTITY)
                 .where(
-                    Identity.kind == kind,
-                    Identity.namespace == namespace,
-                    one_of(db, Identity.key_hash, wanted[start : start + _CHUNK]),
-                    Identity.last_seen_at < stale,
+                    identity.tenant_id == tenant_id,
+                    identity.kind == kind,
+                    identity.namespace == namespace,
+                    one_of(db, identity.key_hash, wanted[start : start + _CHUNK]),
+                    identity.last_seen_at < stale,
                 )
                 .values(last_seen_at=now)
             )
@@ -372,92 +437,3 @@ def _follow_merges(db: Session, result: BatchResolution, merged_ids: Sequence[uu
             seen.add(customer_id)
             customer_id = survivors[customer_id]
         result.customer_ids[i] = customer_id
-
-
-def _append_identities(
-    db: Session,
-    tenant_id: uuid.UUID,
-    owners: Mapping[IdentityKey, uuid.UUID],
-    hashes: Mapping[IdentityKey, str],
-    *,
-    source: str,
-    now: datetime,
-) -> None:
-    """Store new keys and their owners (one frame, ``append_frame``)."""
-    if not owners:
-        return
-    keys = list(owners)
-    frame = pl.DataFrame(
-        {
-            "customer_id": [str(c) for c in owners.values()],
-            "kind": [k.kind.value for k in keys],
-            "namespace": [k.namespace for k in keys],
-            "key_hash": [hashes[k] for k in keys],
-            "value": [k.value for k in keys],
-        },
-        schema=dict.fromkeys(("customer_id", "kind", "namespace", "key_hash", "value"), pl.Utf8),
-    )
-    stamp = pl.lit(now, dtype=pl.Datetime("us", "UTC"))
-    append_frame(
-        db,
-        Identity,
-        frame.select(
-            pl.lit(str(tenant_id)).alias("tenant_id"),
-            frame_ids(frame.height).alias("id"),
-            pl.all(),
-            pl.lit(source).alias("source"),
-            stamp.alias("last_seen_at"),
-            stamp.alias("created_at"),
-        ),
-    )
-
-
-def _append_created_events(
-    db: Session,
-    tenant_id: uuid.UUID,
-    created: Sequence[tuple[uuid.UUID, Sequence[Sequence[IdentityKey]]]],
-    *,
-    source: str,
-    now: datetime,
-) -> None:
-    """Record ``customer.created`` for the customers a batch created, naming their key kinds."""
-    if not created:
-        return
-    labels: dict[tuple[str, str], str] = {}
-    texts: dict[tuple[str, ...], str] = {}
-    data = []
-    for _, records in created:
-        found = tuple(
-            sorted(
-                {
-                    labels.get((k.kind, k.namespace))
-                    or labels.setdefault((k.kind, k.namespace), k.label)
-                    for keys in records
-                    for k in keys
-                }
-            )
-        )
-        text = texts.get(found)
-        if text is None:
-            text = texts.setdefault(found, json.dumps({"keys": list(found)}, ensure_ascii=False))
-        data.append(text)
-    frame = pl.DataFrame(
-        {"customer_id": [str(c) for c, _ in created], "data": data},
-        schema={"customer_id": pl.Utf8, "data": pl.Utf8},
-    )
-    stamp = pl.lit(now, dtype=pl.Datetime("us", "UTC"))
-    append_frame(
-        db,
-        Event,
-        frame.select(
-            pl.lit(str(tenant_id)).alias("tenant_id"),
-            frame_ids(frame.height).alias("id"),
-            pl.lit(EventType.CUSTOMER_CREATED.value).alias("type"),
-            stamp.alias("occurred_at"),
-            stamp.alias("recorded_at"),
-            pl.col("customer_id"),
-            pl.lit(source).alias("source"),
-            pl.lit(None, dtype=pl.Utf8).alias("idempotency_key"),
-            pl.col("data"),
-        ),
-    )
