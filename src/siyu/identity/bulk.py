@@ -13,6 +13,7 @@ through ``service.resolve`` record by record, exactly as they would have alone.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -20,14 +21,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import polars as pl
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from siyu.core.actor import Actor
-from siyu.core.append import append_rows, one_of
+from siyu.core.append import append_frame, frame_ids, one_of
 from siyu.core.clock import SYSTEM_CLOCK, Clock
 from siyu.core.db import session_tenant
-from siyu.core.ids import new_id
 from siyu.customers import bulk as customer_bulk
 from siyu.customers.models import Customer
 from siyu.customers.schemas import CustomerCreate
@@ -293,43 +294,17 @@ def resolve_batch(
             for key in usable[i]:
                 if key not in owners:
                     fresh.setdefault(key, result.customer_ids[i])
-    append_rows(
-        db,
-        Identity,
-        [
-            {
-                "tenant_id": tenant_id,
-                "id": new_id(),
-                "customer_id": customer_id,
-                "kind": key.kind.value,
-                "namespace": key.namespace,
-                "key_hash": hashes[key],
-                "value": key.value,
-                "source": source,
-                "last_seen_at": now,
-                "created_at": now,
-            }
-            for key, customer_id in fresh.items()
-        ],
-    )
+    _append_identities(db, tenant_id, fresh, hashes, source=source, now=now)
     _touch(db, list(owners), hashes, now)
-    append_rows(
+    _append_created_events(
         db,
-        Event,
+        tenant_id,
         [
-            {
-                "tenant_id": tenant_id,
-                "id": new_id(),
-                "type": EventType.CUSTOMER_CREATED.value,
-                "occurred_at": now,
-                "recorded_at": now,
-                "customer_id": customer_id,
-                "source": source,
-                "idempotency_key": None,
-                "data": {"keys": sorted({k.label for i in indexes for k in usable[i]})},
-            }
-            for customer_id, indexes in zip(created, new_groups, strict=True)
+            (cid, [usable[i] for i in indexes])
+            for cid, indexes in zip(created, new_groups, strict=True)
         ],
+        source=source,
+        now=now,
     )
 
     merged_carefully: list[uuid.UUID] = []
@@ -437,3 +412,92 @@ def _follow_merges(db: Session, result: BatchResolution, merged_ids: Sequence[uu
             seen.add(customer_id)
             customer_id = survivors[customer_id]
         result.customer_ids[i] = customer_id
+
+
+def _append_identities(
+    db: Session,
+    tenant_id: uuid.UUID,
+    owners: Mapping[IdentityKey, uuid.UUID],
+    hashes: Mapping[IdentityKey, str],
+    *,
+    source: str,
+    now: datetime,
+) -> None:
+    """Store new keys and their owners (one frame, ``append_frame``)."""
+    if not owners:
+        return
+    keys = list(owners)
+    frame = pl.DataFrame(
+        {
+            "customer_id": [str(c) for c in owners.values()],
+            "kind": [k.kind.value for k in keys],
+            "namespace": [k.namespace for k in keys],
+            "key_hash": [hashes[k] for k in keys],
+            "value": [k.value for k in keys],
+        },
+        schema=dict.fromkeys(("customer_id", "kind", "namespace", "key_hash", "value"), pl.Utf8),
+    )
+    stamp = pl.lit(now, dtype=pl.Datetime("us", "UTC"))
+    append_frame(
+        db,
+        Identity,
+        frame.select(
+            pl.lit(str(tenant_id)).alias("tenant_id"),
+            frame_ids(frame.height).alias("id"),
+            pl.all(),
+            pl.lit(source).alias("source"),
+            stamp.alias("last_seen_at"),
+            stamp.alias("created_at"),
+        ),
+    )
+
+
+def _append_created_events(
+    db: Session,
+    tenant_id: uuid.UUID,
+    created: Sequence[tuple[uuid.UUID, Sequence[Sequence[IdentityKey]]]],
+    *,
+    source: str,
+    now: datetime,
+) -> None:
+    """Record ``customer.created`` for the customers a batch created, naming their key kinds."""
+    if not created:
+        return
+    labels: dict[tuple[str, str], str] = {}
+    texts: dict[tuple[str, ...], str] = {}
+    data = []
+    for _, records in created:
+        found = tuple(
+            sorted(
+                {
+                    labels.get((k.kind, k.namespace))
+                    or labels.setdefault((k.kind, k.namespace), k.label)
+                    for keys in records
+                    for k in keys
+                }
+            )
+        )
+        text = texts.get(found)
+        if text is None:
+            text = texts.setdefault(found, json.dumps({"keys": list(found)}, ensure_ascii=False))
+        data.append(text)
+    frame = pl.DataFrame(
+        {"customer_id": [str(c) for c, _ in created], "data": data},
+        schema={"customer_id": pl.Utf8, "data": pl.Utf8},
+    )
+    stamp = pl.lit(now, dtype=pl.Datetime("us", "UTC"))
+    append_frame(
+        db,
+        Event,
+        frame.select(
+            pl.lit(str(tenant_id)).alias("tenant_id"),
+            frame_ids(frame.height).alias("id"),
+            pl.lit(EventType.CUSTOMER_CREATED.value).alias("type"),
+            stamp.alias("occurred_at"),
+            stamp.alias("recorded_at"),
+            pl.col("customer_id"),
+            pl.lit(source).alias("source"),
+            pl.lit(None, dtype=pl.Utf8).alias("idempotency_key"),
+            pl.col("data"),
+        ),
+    )
