@@ -154,7 +154,6 @@ def _contact_added(
         if code is None or relation.channel_code_id != code.id:
             return Outcome(CallbackStatus.PROCESSED)
         acquisition.on_contact_added(db, actor, code=code, wecom_userid=event.user_id, now=now)
-        stamp = int(event.create_time.timestamp())
         if event.welcome_code:
             message = acquisition.render_welcome(
                 code,
@@ -179,13 +178,13 @@ def _contact_added(
                 )
         missing = [t for t in code.tag_ids if t not in relation.tag_ids]
         if missing:
+            stamp = int(event.create_time.timestamp())
+            pair = f"{event.user_id}:{event.external_user_id}"
             outbox.enqueue(
                 db,
                 actor,
                 kind=MARK_TAG,
-                key=f"wecom:mark_tag:{account_id}:{event.user_id}:{event.external_user_id}:{stamp}"[
-                    :200
-                ],
+                key=f"wecom:mark_tag:{account_id}:{pair}:{stamp}"[:200],
                 payload={
                     "account_id": str(account_id),
                     "userid": event.user_id,
