@@ -9,18 +9,18 @@ removed), migrated to head, seeded with the demo brand (``--customers`` customer
 e-mails and member numbers; a third of them also get a WeChat unionid), an admin API token, and
 on PostgreSQL fresh planner statistics (``ANALYZE``, as autovacuum would have after a load).
 
-Then, for each worker count in ``--workers``, the real server runs as a subprocess (uvicorn with
-uvloop and httptools, ``SIYU_ENV=production`` with freshly generated keys, JSON logs, access log
-off) and a load generator in a separate process (httpx, asyncio) posts batches of ``--batch``
-events for ``--warmup`` + ``--seconds`` seconds; only requests that finish after the warm-up
-count. Each request in flight belongs to one simulated client with its own history. The events
-name their person by ``customer_id`` (55 %), by a known phone (23 %), a known unionid (13 %),
-phone and unionid together (5 %), the unionid of someone the client introduced earlier (3.5 %),
-or a new unionid (``--new-people``, 0.5 %: new people, who become customers); 2 % re-send one
-of the client's earlier idempotency keys (a retry), 0.5 % have an invalid type (rejected, with
-the reason). Request bodies are made before the clock starts; a client reconnects every
-``--reconnect-every`` requests (uvicorn's workers race to accept connections, so a few
-everlasting ones can all land on one worker).
+Then, for each worker count in ``--workers``, the real server runs as a subprocess (``siyu serve
+--workers N``: uvicorn with uvloop and httptools, embedded job workers, ``SIYU_ENV=production``
+with freshly generated keys, JSON logs, access log off) and a load generator in a separate process
+(httpx, asyncio) posts batches of ``--batch`` events for ``--warmup`` + ``--seconds`` seconds; only
+requests that finish after the warm-up count. Each request in flight belongs to one simulated
+client with its own history. The events name their person by ``customer_id`` (55 %), by a known
+phone (23 %), a known unionid (13 %), phone and unionid together (5 %), the unionid of someone the
+client introduced earlier (3.5 %), or a new unionid (``--new-people``, 0.5 %: new people, who
+become customers); 2 % re-send one of the client's earlier idempotency keys (a retry), 0.5 % have
+an invalid type (rejected, with the reason). Request bodies are made before the clock starts; a
+client reconnects every ``--reconnect-every`` requests (uvicorn's workers race to accept
+connections, so a few everlasting ones can all land on one worker).
 
 ``--concurrency`` requests are kept in flight (closed loop); ``--rate`` instead sends batches at a
 fixed rate of events/s (open loop, latency measured from the scheduled send time, so a slow
@@ -206,7 +206,7 @@ def free_port() -> int:
 
 
 class Server:
-    """``uvicorn siyu.app:create_app --factory`` with ``workers`` processes, as a subprocess."""
+    """``siyu serve --workers N`` as a subprocess (uvicorn, with uvloop and httptools)."""
 
     def __init__(self, workers: int, env: dict[str, str], log: Path) -> None:
         self.port = free_port()
@@ -214,24 +214,8 @@ class Server:
         self._log = log.open("ab")
         self.proc = subprocess.Popen(  # noqa: S603 - fixed arguments
             [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "siyu.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--workers",
-                str(workers),
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-                "--log-level",
-                "warning",
-                "--no-access-log",
+                *(sys.executable, "-m", "siyu", "serve", "--no-migrate"),
+                *("--workers", str(workers), "--host", "127.0.0.1", "--port", str(self.port)),
             ],
             env={**os.environ, **env},
             stdout=self._log,
@@ -376,6 +360,7 @@ async def _drive(args: argparse.Namespace) -> dict[str, Any]:
     bodies: list[list[bytes]] = [
         [] if is_get else [w.body() for _ in range(int(planned) + 1)][::-1] for w in clients
     ]
+    print("ready", flush=True)  # the orchestrator starts its CPU meter's clock now
     start = time.perf_counter()
     window_start, window_end = start + args.warmup, start + args.warmup + args.seconds
     sent = 0
@@ -668,6 +653,10 @@ def measure(
     run = f"w{n}x{time.time_ns()}"
     try:
         load = start_load(server.base, token, pools, run, args, path="/api/v1/events")
+        # The load generator makes its request bodies first (seconds, on a busy machine): the
+        # CPU is measured over its measured window, not from its start.
+        assert load.stdout is not None
+        load.stdout.readline()
         time.sleep(args.warmup)
         before = meter.sample()
         time.sleep(args.seconds)
@@ -675,7 +664,7 @@ def measure(
         result: dict[str, Any] = json.loads(load.communicate()[0])
         result["server_cpu_s"], result["database_cpu_s"] = meter.used(before, after)
         me = start_load(server.base, token, pools, run, args, path="/api/v1/me")
-        result["me"] = json.loads(me.communicate()[0])
+        result["me"] = json.loads(me.communicate()[0].splitlines()[-1])
     finally:
         meter.close()
         server.stop()
@@ -738,6 +727,12 @@ def main() -> None:
     parser.add_argument(
         "--reference-seconds", type=float, default=10.0, help="length of each reference run"
     )
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        help="state file: the first run seeds and saves its set-up there, later runs reuse it "
+        "(quicker, for comparing changes; the fresh set-up is the reference)",
+    )
     # Internal: how this script runs its own load generator and reference processes.
     hidden = argparse.SUPPRESS
     parser.add_argument("--role", choices=("main", "drive", "raw"), default="main", help=hidden)
@@ -757,7 +752,9 @@ def main() -> None:
     url = args.database_url
     workers = [int(w) for w in args.workers.split(",")]
     work = Path(tempfile.mkdtemp(prefix="siyu-bench-events-"))
-    env = server_env(url, work / "home")
+    reused = args.reuse is not None and args.reuse.exists()
+    saved = json.loads(args.reuse.read_text()) if reused else {}
+    env = saved.get("env") or server_env(url, work / "home")
     os.environ.update(env)
     mode = (
         f"open loop offering {args.rate:,.0f} events/s"
@@ -769,9 +766,17 @@ def main() -> None:
         f"batches of {args.batch}, {mode}, {args.warmup:.0f} s warm-up + {args.seconds:.0f} s "
         f"measured; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start"
     )
-    fresh_database(url)
-    pools = work / "pools.json"
-    setup = seed(url, args.customers, pools)
+    if reused:
+        pools, setup = Path(saved["pools"]), saved["setup"]
+        print(f"set-up: reused from {args.reuse} (events of earlier runs stay in the table)")
+    else:
+        fresh_database(url)
+        pools = work / "pools.json"
+        setup = seed(url, args.customers, pools)
+        if args.reuse is not None:
+            kept = args.reuse.with_suffix(".pools.json")
+            kept.write_text(pools.read_text())
+            args.reuse.write_text(json.dumps({"env": env, "pools": str(kept), "setup": setup}))
     print(
         f"set-up: {setup['customers']:,} customers ({setup['unionids']:,} with a unionid) and "
         f"an admin API token in {setup['seconds']:.0f} s; server log {work / 'server.log'}"

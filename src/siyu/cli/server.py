@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 from rich.panel import Panel
 from rich.progress import (
@@ -18,22 +21,55 @@ from rich.progress import (
 from siyu.cli.db import upgrade_database
 from siyu.config import get_settings
 from siyu.core import migrate
-from siyu.core.db import make_engine
+from siyu.core.db import get_database, make_engine, refresh_statistics
 
 out = Console()
 
 
-def _run(host: str, port: int) -> None:
+def api_app() -> FastAPI:
+    """The app of each ``siyu serve --workers N`` process: REST API and health checks.
+
+    Not the console: NiceGUI keeps every open page's state in the process that rendered it, and
+    uvicorn's workers share one socket, so a page's next request could land in another process.
+    """
     from siyu.app import create_app
+
+    return create_app(console=False)
+
+
+def _run(host: str, port: int, *, workers: int = 1) -> None:
+    """Serve in this process, or in ``workers`` processes that uvicorn supervises from here.
+
+    With one process it serves everything. With several, each runs ``api_app`` (no console) and
+    this process supervises them. Embedded job workers (``jobs.embedded``) run in this process
+    only, so each job runs once whatever the process count. SQLite's planner statistics are
+    refreshed first (``refresh_statistics``), once.
+    """
+    from siyu.app import create_app
+    from siyu.cli.context import open_database
     from siyu.jobs import queue
 
     settings = get_settings()
-    app = create_app(settings)
-    consumer = None
-    if settings.jobs.embedded and not settings.jobs.immediate:
-        consumer = queue.start_workers(settings.jobs.workers)
+    embedded = settings.jobs.embedded and not settings.jobs.immediate
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,
+    }
+    if workers > 1:
+        database = open_database()  # the supervisor's own, for the job workers and statistics
+        refresh_statistics(database.engine)
+        if embedded:
+            queue.configure(settings)
+        target: Any = "siyu.cli.server:api_app"  # each worker process builds its own app
+        options.update(factory=True, workers=workers)
+    else:
+        target = create_app(settings)
+        refresh_statistics(get_database().engine)
+    consumer = queue.start_workers(settings.jobs.workers) if embedded else None
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(target, **options)
     finally:
         if consumer is not None:
             queue.stop_workers(consumer)
@@ -42,6 +78,15 @@ def _run(host: str, port: int) -> None:
 def serve(
     host: str | None = typer.Option(None, help="Bind address (default from settings)"),
     port: int | None = typer.Option(None, help="Port (default from settings)"),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        "-w",
+        min=1,
+        max=64,
+        help="Server processes (uvicorn workers), about one per core; with more than one they "
+        "serve the API only (not the console), and job workers run once, in the supervisor",
+    ),
     migrate_first: bool = typer.Option(
         True, "--migrate/--no-migrate", help="Apply pending migrations before serving"
     ),
@@ -54,8 +99,15 @@ def serve(
         upgrade_database(settings.effective_database_url)
     host = host or settings.server.host
     port = port or settings.server.port
-    out.print(f"siyu serving on [bold]http://{host}:{port}/[/bold] (API docs at /docs)")
-    _run(host, port)
+    if workers > 1:
+        out.print(
+            f"siyu serving the API on [bold]http://{host}:{port}/api/v1[/bold] with {workers} "
+            "processes (API docs at /docs)\n[yellow]the console needs one process: serve it "
+            "with a second `siyu serve --no-migrate --port …` (see docs/serving.md)[/yellow]"
+        )
+    else:
+        out.print(f"siyu serving on [bold]http://{host}:{port}/[/bold] (API docs at /docs)")
+    _run(host, port, workers=workers)
 
 
 def _reset(url: str) -> None:
