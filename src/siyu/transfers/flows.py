@@ -157,7 +157,7 @@ def send(actor: Actor, batch_id: uuid.UUID, *, clock: Clock = SYSTEM_CLOCK) -> S
                 actor,
                 batch_id=batch_id,
                 errcode=None,
-                detail=f"channel account {plan.account.name} is disabled",
+                detail=outcomes.ACCOUNT_DISABLED,
                 at=clock.now(),
             )
         return summary

@@ -32,7 +32,15 @@ from siyu.transfers.models import (
 # A sent item WeCom still has no record of after this long is failed (it never started).
 NO_RECORD_GRACE = timedelta(hours=48)
 
+# Details siyu writes itself (the console translates them; WeCom's codes are in DETAILS).
 NOT_SENT = "not sent yet: "  # prefix of the detail of items a transient error held back
+REFUSED = "the customer refused the transfer"
+LIMIT_AT_TAKEOVER = "the receiver reached WeCom's customer limit before taking over"
+IN_OTHER_TRANSFER = "the customer is in another transfer (started elsewhere); retry later"
+NO_RECORD = "WeCom has no record of this transfer"
+NOT_SYNCED = "not synced to siyu yet: no customer record (WeCom lists it as unassigned)"
+ACCOUNT_DISABLED = "the channel account is disabled"
+RETRIED = " → retried in transfer "  # then the new transfer's id
 LIMIT_CODES = frozenset({40099, 40128})  # receiver full; customer transferred too often
 IN_TRANSFER_CODES = frozenset({40100, 40129})  # the customer is already in a transfer
 
@@ -327,7 +335,7 @@ def apply_results(
                 item,
                 status=ItemStatus.REFUSED,
                 at=at,
-                detail="the customer refused the transfer",
+                detail=REFUSED,
             )
         elif status is TransferStatus.TAKEOVER_FULL:
             moved += finish_item(
@@ -336,7 +344,7 @@ def apply_results(
                 item,
                 status=ItemStatus.LIMIT_REACHED,
                 at=at,
-                detail="the receiver reached WeCom's customer limit before taking over",
+                detail=LIMIT_AT_TAKEOVER,
             )
         elif item.errcode in IN_TRANSFER_CODES:
             moved += finish_item(
@@ -345,7 +353,7 @@ def apply_results(
                 item,
                 status=ItemStatus.FAILED,
                 at=at,
-                detail="the customer is in another transfer (started elsewhere); retry later",
+                detail=IN_OTHER_TRANSFER,
             )
         elif item.sent_at is not None and at - item.sent_at > NO_RECORD_GRACE:
             moved += finish_item(
@@ -354,7 +362,7 @@ def apply_results(
                 item,
                 status=ItemStatus.FAILED,
                 at=at,
-                detail="WeCom has no record of this transfer",
+                detail=NO_RECORD,
             )
     close_batch_if_done(db, batch, at=at)
     db.flush()
@@ -362,11 +370,8 @@ def apply_results(
 
 
 FAIL_REASONS = {
-    "customer_refused": (ItemStatus.REFUSED, "the customer refused the transfer"),
-    "customer_limit_exceed": (
-        ItemStatus.LIMIT_REACHED,
-        "the receiver reached WeCom's customer limit before taking over",
-    ),
+    "customer_refused": (ItemStatus.REFUSED, REFUSED),
+    "customer_limit_exceed": (ItemStatus.LIMIT_REACHED, LIMIT_AT_TAKEOVER),
 }
 
 

@@ -25,6 +25,7 @@ from siyu.groups.models import GroupStatus
 from siyu.security.rbac import Perm, require
 from siyu.tenancy import service as tenancy
 from siyu.tenancy.models import Staff
+from siyu.transfers import outcomes
 from siyu.transfers.listing import OPEN, customer_names
 from siyu.transfers.models import TransferBatch, TransferItem, TransferKind, TransferSubject
 from siyu.transfers.schemas import HandoverCustomerRead
@@ -158,7 +159,7 @@ def customer_candidates(
                 TransferSubject.CUSTOMER,
                 key,
                 None,
-                "not synced to siyu yet: no customer record (WeCom lists it as unassigned)",
+                outcomes.NOT_SYNCED,
             )
             for key in sorted(set(unassigned) - known - busy)
         ]

@@ -265,7 +265,7 @@ def retry_transfer(
         clock=clock,
     )
     for item in retried:
-        note = f" → retried in transfer {batch.id}"
+        note = f"{outcomes.RETRIED}{batch.id}"
         item.detail = (item.detail[: 300 - len(note)] + note) if item.detail else note.lstrip()
     security.record_audit(
         db,

@@ -7,6 +7,7 @@ failed items to other receivers in a new transfer (so no customer is left behind
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -22,19 +23,54 @@ from siyu.core.actor import Actor
 from siyu.core.errors import AppError, NotFound
 from siyu.security.rbac import Perm, has
 from siyu.tenancy import service as tenancy
-from siyu.transfers import flows, jobs, service
+from siyu.transfers import flows, jobs, outcomes, service
 from siyu.transfers.models import ItemStatus
 from siyu.transfers.schemas import TransferDetail, TransferItemRead, TransferRetry
 
 ITEMS_PAGE = 100
+NO_WRAP = ("subject", "receiver", "status", "errcode")
+CHIP_COLORS = {
+    ItemStatus.ACCEPTED: "positive",
+    ItemStatus.WAITING: "primary",
+    ItemStatus.REFUSED: "negative",
+    ItemStatus.LIMIT_REACHED: "negative",
+    ItemStatus.FAILED: "negative",
+}
 
 
-def _detail_text(errcode: int | None, detail: str) -> str:
-    """Return WeCom's refusal in the user's language when known, else siyu's English detail."""
+_OWN_DETAILS = {
+    outcomes.REFUSED: "transfers.detail.refused",
+    outcomes.LIMIT_AT_TAKEOVER: "transfers.detail.limit_at_takeover",
+    outcomes.IN_OTHER_TRANSFER: "transfers.detail.in_other_transfer",
+    outcomes.NO_RECORD: "transfers.detail.no_record",
+    outcomes.NOT_SYNCED: "transfers.detail.not_synced",
+    outcomes.ACCOUNT_DISABLED: "transfers.detail.account_disabled",
+}
+_RETRIED = re.compile(r"\s*" + re.escape(outcomes.RETRIED.strip()) + r" ([0-9a-f-]{36})$")
+
+
+def detail_text(errcode: int | None, detail: str) -> str:
+    """Return an item's detail in the user's language.
+
+    WeCom's errcodes and the details siyu writes itself have translations; anything else (an
+    errmsg WeCom sent, say) is shown as stored.
+    """
+    retried = _RETRIED.search(detail)
+    if retried:
+        detail = detail[: retried.start()]
     key = f"transfers.errcode.{errcode}"
     if errcode is not None and key in catalog(current_locale()):
-        return t(key)
-    return detail or DASH
+        shown = t(key)
+    elif detail in _OWN_DETAILS:
+        shown = t(_OWN_DETAILS[detail])
+    elif detail.startswith(outcomes.NOT_SENT):
+        shown = t("transfers.detail.not_sent", reason=detail.removeprefix(outcomes.NOT_SENT))
+    else:
+        shown = detail
+    if retried:
+        note = t("transfers.detail.retried", id=retried.group(1)[:8])
+        shown = f"{shown} · {note}" if shown else note
+    return shown or DASH
 
 
 def load_detail(
@@ -75,7 +111,7 @@ def _item_row(actor: Actor, item: TransferItemRead) -> dict[str, Any]:
         "status": status_label(item.status.value),
         "status_value": item.status.value,
         "errcode": "" if item.errcode is None else str(item.errcode),
-        "detail": _detail_text(item.errcode, item.detail),
+        "detail": detail_text(item.errcode, item.detail),
         "sent": when(actor, item.sent_at),
         "takeover": when(actor, item.takeover_at),
     }
@@ -101,6 +137,7 @@ async def build(actor: Actor, raw_id: str) -> None:
     columns = [
         {"name": n, "label": t(f"transfers.icol.{n}"), "field": n, "align": "left"}
         | ({"classes": "gt-xs", "headerClasses": "gt-xs"} if n in ("key", "sent") else {})
+        | ({"style": "white-space: nowrap"} if n in NO_WRAP else {})
         for n in names
     ]
     with ui.row().classes("w-full items-center gap-2"):
@@ -156,7 +193,10 @@ async def build(actor: Actor, raw_id: str) -> None:
             with ui.row().classes("gap-2").props(f'aria-label="{t("transfers.counts")}"'):
                 for s in ItemStatus:
                     n = getattr(d.counts, s.value)
-                    chip = ui.chip(f"{status_label(s.value)} {n}").props("outline dense square")
+                    color = CHIP_COLORS.get(s, "grey-8") if n else "grey-6"
+                    chip = ui.chip(f"{status_label(s.value)} {n}").props(
+                        f"outline dense square color={color}"
+                    )
                     chip.mark(f"count-{s.value}")
             if d.group_counts.total:
                 ui.label(t("transfers.group_counts", counts=counts_text(d.group_counts))).classes(
