@@ -31,7 +31,7 @@ from siyu.core.actor import Actor, Role
 from siyu.core.db import Database, unit_of_work
 from siyu.tenancy import service as tenancy
 from siyu.tenancy.models import OrgKind
-from tests.factories import bare_tenant
+from tests.factories import World, bare_tenant, make_world
 
 FAKE_URL = "http://sync.fake.wecom"
 SLUG = "syn"
@@ -75,7 +75,7 @@ def make_brand() -> Brand:
 class Corp:
     """The tenant, its WeCom account on the fake, and the fake's control API."""
 
-    world: Brand
+    world: Brand | World
     admin: Actor
     account_id: uuid.UUID
     fake: FakeWeCom
@@ -112,9 +112,14 @@ class Corp:
 
 
 def make_corp(
-    api: TestClient | None, *, members: list[str] | None = None, **overrides: Any
+    api: TestClient | None,
+    *,
+    members: list[str] | None = None,
+    world: Brand | World | None = None,
+    **overrides: Any,
 ) -> Iterator[Corp]:
-    world = make_brand()
+    """Yield a corp of ``world`` (default: a brand without logins) on a fresh fake."""
+    world = world or make_brand()
     config = FakeConfig(members=members or [GUIDE1, GUIDE2, GUIDE3, UNMAPPED], **overrides)
     app = create_fake_app(config, callback_http=api)
     control = TestClient(app)
@@ -154,3 +159,9 @@ def corp(database: Database) -> Iterator[Corp]:
 def live_corp(client: TestClient) -> Iterator[Corp]:
     """A fake corp that delivers its callbacks to siyu's callback route."""
     yield from make_corp(client)
+
+
+@pytest.fixture
+def api_corp(client: TestClient) -> Iterator[Corp]:
+    """A corp of a tenant with logins (``factories.make_world``), for API tests."""
+    yield from make_corp(client, world=make_world(SLUG))

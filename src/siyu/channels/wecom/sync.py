@@ -9,8 +9,9 @@ One pipeline, five stages, each reported as ``progress(stage, done, total)`` and
 2. ``tags`` — ``get_corp_tag_list`` into the ``wecom_corp_tag`` mirror; tags gone from WeCom
    stay, flagged deleted.
 3. ``contacts`` — ``batch/get_by_user`` for up to 100 members per call, 100 customers per page,
-   written ``CONTACT_CHUNK`` relations per unit of work through ``contacts.bulk`` (same outcome
-   as ``apply_contact`` one by one: OneID, staff link, channel code, ``is_new_customer``).
+   written through ``contacts.bulk`` 10,000 relations per unit of work on PostgreSQL, 1,000 on
+   SQLite (one writer at a time there); same outcome as ``apply_contact`` one by one: OneID,
+   staff link, channel code, ``is_new_customer``.
 4. ``relations`` — relations siyu holds as active for members that were read but WeCom no
    longer lists end as ``gone`` (who deleted whom is unknown). Relations written after the run
    started (a callback meanwhile) are left alone, and so are relations of members WeCom did
@@ -43,11 +44,11 @@ from siyu.channels.wecom import errors as e
 from siyu.channels.wecom.client import WeComClient
 from siyu.channels.wecom.models import WeComCorpTag
 from siyu.channels.wecom.schemas import ContactPage, CorpTagGroup, GroupChat
-from siyu.channels.wecom.sync_state import Progress, Run, SyncMode
+from siyu.channels.wecom.sync_state import Progress, Run, SyncMode, writing
 from siyu.contacts import bulk as contacts_bulk
 from siyu.core.actor import Actor
 from siyu.core.clock import SYSTEM_CLOCK, Clock
-from siyu.core.db import unit_of_work
+from siyu.core.db import get_database, unit_of_work
 from siyu.core.errors import NotFound
 from siyu.core.ids import new_id
 from siyu.groups import service as groups
@@ -55,7 +56,8 @@ from siyu.security.rbac import Perm, require
 
 log = structlog.get_logger(__name__)
 
-CONTACT_CHUNK = 2_000
+CONTACT_CHUNK = 10_000  # relations per unit of work on PostgreSQL
+SQLITE_CONTACT_CHUNK = 1_000  # SQLite has one writer: short transactions keep others waiting less
 GROUP_CHUNK = 50
 END_CHUNK = 2_000
 USERIDS_PER_CALL = 100  # batch/get_by_user and groupchat/list owner filters take ≤ 100
@@ -188,7 +190,7 @@ def sync_corp_tags(actor: Actor, account_id: uuid.UUID, *, clock: Clock = SYSTEM
     target, client = _open(actor, account_id, clock)
     with client:
         tag_groups = client.get_corp_tag_list()
-    with unit_of_work(actor) as db:
+    with writing(actor) as db:
         changes = apply_corp_tags(
             db, actor, account_id=target.account_id, tag_groups=tag_groups, now=clock.now()
         )
@@ -211,7 +213,7 @@ def sync_group(
             if exc.errcode != NOT_A_GROUP:
                 raise
             chat = None
-    with unit_of_work(actor) as db:
+    with writing(actor) as db:
         if chat is None:
             groups.dismiss_group(
                 db, actor, account_id=target.account_id, chat_id=chat_id, at=clock.now()
@@ -289,6 +291,8 @@ class _Pipeline:
         self.follow_users: list[str] = []
         self.readable: dict[str, list[str]] = {}  # member → customer ids WeCom listed
         self.fetched: set[str] = set()  # members whose contacts were read completely
+        sqlite = get_database().engine.dialect.name == "sqlite"
+        self.chunk = SQLITE_CONTACT_CHUNK if sqlite else CONTACT_CHUNK
 
     def run(self) -> None:
         self.members()
@@ -303,6 +307,7 @@ class _Pipeline:
 
     def members(self) -> None:
         run = self.run_
+        run.step("members", 0, 0)
         self.follow_users = self.client.get_follow_user_list()
         total = len(self.follow_users)
         run.step("members", 0, total)
@@ -326,7 +331,7 @@ class _Pipeline:
     def tags(self) -> None:
         self.run_.step("tags", 0, 1)
         tag_groups = self.client.get_corp_tag_list()
-        with unit_of_work(self.actor) as db:
+        with writing(self.actor) as db:
             changes = apply_corp_tags(
                 db,
                 self.actor,
@@ -374,7 +379,7 @@ class _Pipeline:
                         seen.add(item.pair)
                         buffer.append(item)
                 done += len(page.external_contact_list)
-                if len(buffer) >= CONTACT_CHUNK:
+                if len(buffer) >= self.chunk:
                     self._write_contacts(buffer)
                     buffer = []
                 run.step("contacts", done, total)
@@ -385,7 +390,7 @@ class _Pipeline:
     def _write_contacts(self, items: Sequence[contacts_bulk.ContactItem]) -> None:
         if not items:
             return
-        with unit_of_work(self.actor) as db:
+        with writing(self.actor) as db:
             applied = contacts_bulk.apply_contacts(
                 db,
                 self.actor,
@@ -425,7 +430,7 @@ class _Pipeline:
         run.step("relations", 0, len(gone))
         done = 0
         for part in _chunks(gone, END_CHUNK):
-            with unit_of_work(self.actor) as db:
+            with writing(self.actor) as db:
                 ended = contacts_bulk.end_gone(
                     db, self.actor, account_id=self.target.account_id, pairs=part,
                     at=self.clock.now(),
@@ -484,7 +489,7 @@ class _Pipeline:
             run.step("groups", done, total)
         self._write_groups(buffer)
         listed = set(chat_ids) - set(vanished)
-        with unit_of_work(self.actor) as db:
+        with writing(self.actor) as db:
             held = groups.active_groups(
                 db, self.actor, account_id=self.target.account_id, untouched_since=self.started
             )
@@ -509,7 +514,7 @@ class _Pipeline:
         userids = {c.owner for c in chats} | {
             m.userid for c in chats for m in c.member_list if m.type == 1
         }
-        with unit_of_work(self.actor) as db:
+        with writing(self.actor) as db:
             staff = groups.staff_ids_by_userid(db, userids)
             created = updated = 0
             for chat in chats:

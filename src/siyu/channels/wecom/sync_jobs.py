@@ -23,6 +23,7 @@ from siyu.channels.wecom.sync_state import SyncMode
 from siyu.core.actor import Actor
 from siyu.core.clock import SYSTEM_CLOCK, Clock
 from siyu.core.db import after_commit, unit_of_work
+from siyu.core.errors import AppError
 from siyu.jobs.queue import huey
 
 log = structlog.get_logger(__name__)
@@ -73,9 +74,11 @@ def run_requested(
         if mode is SyncMode.FULL:
             return sync.run_full_sync(actor, account_id, clock=clock, run_id=run_id)
         return reconcile.reconcile_account(actor, account_id, clock=clock, run_id=run_id)
+    except AppError as exc:  # known (WeCom refused, bad configuration): the state says why
+        bound.warning("wecom_sync_job_failed", error=exc.code)
     except Exception:  # noqa: BLE001 - boundary: one account's failure must not stop others
         bound.exception("wecom_sync_job_failed")
-        return None
+    return None
 
 
 @huey.task(name="wecom.sync_run")  # type: ignore[untyped-decorator]  # huey has no hints

@@ -18,7 +18,8 @@ One run per account at a time, full or reconcile: a run whose heartbeat is older
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from siyu.channels.models import ChannelAccount, ChannelKind
 from siyu.core.actor import Actor
+from siyu.core.bulk import lock_for_writing
 from siyu.core.clock import SYSTEM_CLOCK, Clock
 from siyu.core.db import system_unit_of_work, unit_of_work
 from siyu.core.errors import AppError, Conflict, FieldError, InvalidInput, NotFound
@@ -66,6 +68,19 @@ STAGES: dict[SyncMode, tuple[str, ...]] = {
     SyncMode.FULL: ("members", "tags", "contacts", "relations", "groups"),
     SyncMode.RECONCILE: ("members", "tags", "contacts", "relations", "groups"),
 }
+
+
+@contextmanager
+def writing(actor: Actor) -> Iterator[Session]:
+    """A unit of work that writes: on SQLite it takes the write lock before it reads anything.
+
+    Sync writes read first (what exists?) and write after; SQLite refuses such a transaction at
+    once when another writer got in between, instead of waiting. Writers of this process also
+    queue fairly (see ``core.bulk.lock_for_writing``).
+    """
+    with unit_of_work(actor) as db:
+        lock_for_writing(db, ChannelAccount)
+        yield db
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -260,7 +275,7 @@ class Run:
     def start(self, run_id: str | None = None) -> None:
         """Mark the run as running (``run_id``: the queued run this is), or refuse if busy."""
         now = self.clock.now()
-        with unit_of_work(self.actor) as db:
+        with writing(self.actor) as db:
             account = _wecom_account(db, self.actor, self.account_id)
             if not account.is_active:
                 raise Conflict(
@@ -297,7 +312,7 @@ class Run:
         if self.progress is not None:
             self.progress(stage, done, max(total, done))
         if self.clock.now().timestamp() - self._saved_at >= SAVE_EVERY:
-            with unit_of_work(self.actor) as db:
+            with writing(self.actor) as db:
                 self.save(db)
 
     def add(self, **counts: int) -> None:
@@ -317,7 +332,7 @@ class Run:
 
     def finish(self) -> None:
         now = self.clock.now()
-        with unit_of_work(self.actor) as db:
+        with writing(self.actor) as db:
             account = self.save(db, RunStatus.DONE)
             account.last_reconciled_at = now
             if self.mode is SyncMode.FULL:
@@ -332,7 +347,7 @@ class Run:
         else:
             error = {"code": "internal", "detail": type(exc).__name__, "hint": None}
         try:
-            with unit_of_work(self.actor) as db:
+            with writing(self.actor) as db:
                 account = self.save(db, RunStatus.FAILED)
                 record = run_record(account, self.mode) or {}
                 _write(account, self.mode, {**record, "error": error})
