@@ -44,6 +44,7 @@ from siyu.channels.wecom.events import (
     UnknownEvent,
 )
 from siyu.channels.wecom.models import CallbackStatus, WeComCallback
+from siyu.core import bulk
 from siyu.core.actor import Actor
 from siyu.core.clock import SYSTEM_CLOCK, Clock
 from siyu.core.db import system_unit_of_work
@@ -127,6 +128,7 @@ def store(
 
     The caller proved the sender with the callback signature; there is no permission to check.
     """
+    bulk.lock_for_writing(db, WeComCallback)
     now = clock.now()
     key = event.dedupe_key()[:300]
     values = {
@@ -238,6 +240,7 @@ class _Claim:
 
 def _claim(tenant_id: uuid.UUID, callback_id: uuid.UUID) -> _Claim | None:
     with system_unit_of_work(reason="wecom callback processing claims a callback") as db:
+        bulk.lock_for_writing(db, WeComCallback)  # SQLite: read and claim under one lock
         callback = db.scalar(
             select(WeComCallback).where(
                 WeComCallback.tenant_id == tenant_id, WeComCallback.id == callback_id

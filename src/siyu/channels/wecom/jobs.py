@@ -142,7 +142,7 @@ def mark_tag(call: outbox.OutboxCall) -> dict[str, Any]:
             if exc.errcode == INVALID_PARAMETER:
                 raise outbox.Drop(f"WeCom refused the tags {tags}: {exc.errmsg}") from exc
             raise
-    with unit_of_work(actor) as db:
+    with reactions.writing(actor) as db:
         contacts.add_relation_tags(
             db,
             actor,

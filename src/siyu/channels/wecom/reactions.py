@@ -22,6 +22,8 @@ was processed).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -52,7 +54,8 @@ from siyu.channels.wecom.events import (
 from siyu.channels.wecom.models import CallbackStatus
 from siyu.channels.wecom.schemas import ContactDetail, FollowUser
 from siyu.contacts import service as contacts
-from siyu.contacts.models import RelationStatus
+from siyu.contacts.models import ContactRelation, RelationStatus
+from siyu.core import bulk
 from siyu.core.actor import Actor
 from siyu.core.clock import Clock
 from siyu.core.db import unit_of_work
@@ -83,6 +86,18 @@ class ChatEvent:
 class Outcome:
     status: CallbackStatus
     note: str | None = None
+
+
+@contextmanager
+def writing(actor: Actor) -> Iterator[Session]:
+    """Open a unit of work that reads, then writes: on SQLite it takes the write lock first.
+
+    Otherwise a writer committing between this transaction's first read and first write
+    makes SQLite refuse the write at once ("database is locked"), e.g. in a busy demo.
+    """
+    with unit_of_work(actor) as db:
+        bulk.lock_for_writing(db, ContactRelation)
+        yield db
 
 
 def _account(actor: Actor, account_id: uuid.UUID) -> ChannelAccount:
@@ -129,7 +144,7 @@ def _contact_added(
         return Outcome(CallbackStatus.IGNORED, found)
     detail, follow = found
     now = clock.now()
-    with unit_of_work(actor) as db:
+    with writing(actor) as db:
         applied = contacts.apply_contact(
             db,
             actor,
@@ -205,7 +220,7 @@ def _contact_edited(
     if isinstance(found, str):
         return Outcome(CallbackStatus.IGNORED, found)
     detail, follow = found
-    with unit_of_work(actor) as db:
+    with writing(actor) as db:
         applied = contacts.apply_contact(
             db,
             actor,
@@ -225,7 +240,7 @@ def _ended(
     event: ExternalContactDeleted | FollowUserDeleted,
     status: RelationStatus,
 ) -> Outcome:
-    with unit_of_work(actor) as db:
+    with writing(actor) as db:
         relation = contacts.end_relation(
             db,
             actor,
@@ -241,7 +256,7 @@ def _ended(
 
 
 def _transfer_failed(actor: Actor, account_id: uuid.UUID, event: TransferFailed) -> Outcome:
-    with unit_of_work(actor) as db:
+    with writing(actor) as db:
         item = transfers.apply_transfer_failed(
             db,
             actor,
@@ -258,7 +273,7 @@ def _transfer_failed(actor: Actor, account_id: uuid.UUID, event: TransferFailed)
 
 
 def _record(actor: Actor, kind: str, event: CallbackEvent, **data: Any) -> None:
-    with unit_of_work(actor) as db:
+    with writing(actor) as db:
         events.record(db, actor, kind, occurred_at=event.create_time, source=SOURCE, data=data)
 
 
@@ -284,7 +299,7 @@ def _chat_changed(
 
 
 def _chat_dismissed(actor: Actor, account_id: uuid.UUID, event: ExternalChatDismissed) -> Outcome:
-    with unit_of_work(actor) as db:
+    with writing(actor) as db:
         group = groups.dismiss_group(
             db, actor, account_id=account_id, chat_id=event.chat_id, at=event.create_time
         )
