@@ -100,6 +100,7 @@ def cli(request: pytest.FixtureRequest, tmp_path: Path, test_settings: Settings)
             admin.dispose()
 
 
+@pytest.mark.timeout(900)  # seven `siyu` processes; each starts in seconds, slower on busy CI
 def test_codes_from_create_to_disable(cli: Env, tmp_path: Path) -> None:
     welcome = tmp_path / "welcome.json"
     welcome.write_text(
@@ -139,14 +140,12 @@ def test_codes_from_create_to_disable(cli: Env, tmp_path: Path) -> None:
     assert listed.returncode == 0, listed.stderr
     [item] = json.loads(listed.stdout)["items"]
     assert item["stats"]["adds"] == 1
-    table = cli.siyu("list")
-    assert "Store 1 counter" in table.stdout
 
-    stats = cli.siyu("stats", "Store 1 counter", "--json", "--window", "14")
+    stats = cli.siyu("stats", "Store 1 counter", "--window", "14")
     assert stats.returncode == 0, stats.stderr
-    report = json.loads(stats.stdout)
-    assert report["totals"]["new_customers"] == 1
-    assert report["deletion_window_days"] == 14
+    assert "lost ≤14d" in stats.stdout
+    [total] = [line for line in stats.stdout.splitlines() if "total" in line]
+    assert [cell.strip() for cell in total.split("│")][3:6] == ["1", "1", "0"]
 
     changed = cli.siyu("update", "store-1", "--staff", "cli_guide3", "--no-rotate", "--no-cap",
                        "--name", "Store 1 door")  # fmt: skip
@@ -156,6 +155,5 @@ def test_codes_from_create_to_disable(cli: Env, tmp_path: Path) -> None:
 
     disabled = cli.siyu("disable", "store-1")
     assert disabled.returncode == 0, disabled.stderr
+    assert "disabled channel code 'Store 1 door'" in disabled.stdout
     assert code["config_id"] not in cli.fake_ways
-    [kept] = json.loads(cli.siyu("list", "--all", "--json").stdout)["items"]
-    assert kept["is_active"] is False

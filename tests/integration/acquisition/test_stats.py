@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import event
 
 from siyu.acquisition import reports
 from siyu.acquisition.schemas import CodeCounts, StatsReport
@@ -202,3 +203,23 @@ def test_a_store_manager_sees_only_codes_of_their_units(shop: Shop, scene: Scene
         result = reports.code_stats(db, manager, None, **OCTOBER)
     assert [c.code_id for c in result.codes] == [scene.store_code]
     assert counts(result.totals) == STORE
+
+
+def test_a_page_of_codes_costs_two_selects(shop: Shop, scene: Scene) -> None:
+    for n in range(5):
+        shop.create(name=f"Extra {n}")
+    selects: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    with unit_of_work(shop.admin) as db:
+        connection = db.connection()
+        event.listen(connection, "before_cursor_execute", count)
+        try:
+            page = reports.list_codes(db, shop.admin, **OCTOBER)
+        finally:
+            event.remove(connection, "before_cursor_execute", count)
+    assert len(page.items) == 7
+    assert len(selects) == 2  # the codes, then the counts of all of them

@@ -419,7 +419,11 @@ def _qr_dialog(name: str, state: str, qr_code: str) -> None:
         ui.card().classes("items-center").props(f'role=dialog aria-label="{heading}"'),
     ):
         ui.label(heading).classes("text-h6").props("role=heading aria-level=2")
-        ui.image(qr_code).classes("w-64 h-64").props(f'alt="{heading}" fit=contain')
+        # a plain <img>: WeCom's QR URL stays in the page (and its alt text shows) even when
+        # the browser cannot load it, where QImg would drop it
+        qr = ui.element("img").classes("w-64 h-64 object-contain")
+        qr.props["src"] = qr_code
+        qr.props["alt"] = heading
         ui.label(t("codes.qr_state", state=state)).classes("text-caption")
         ui.link(t("codes.qr_open"), qr_code, new_tab=True).mark("qr-link")
         with ui.row().classes("w-full justify-end gap-2"):

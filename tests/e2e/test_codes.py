@@ -1,0 +1,292 @@
+"""Channel codes in a real browser: ``siyu serve`` on a prepared SQLite home and a fake WeCom on a
+real port. An admin creates a rotating code with a welcome and a tag, sees its QR code, reads its
+statistics once customers came in, changes its staff, switches to English and disables it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from siyu.acquisition.models import ChannelCode
+from siyu.channels import service as channels
+from siyu.channels.schemas import WeComConfig
+from siyu.channels.wecom.fake.app import create_fake_app
+from siyu.channels.wecom.fake.config import (
+    DEFAULT_CALLBACK_AES_KEY,
+    DEFAULT_CALLBACK_TOKEN,
+    DEFAULT_CORP_ID,
+    DEFAULT_SECRET,
+    FakeConfig,
+)
+from siyu.channels.wecom.models import WeComCorpTag
+from siyu.config import Settings
+from siyu.contacts.models import ContactRelation
+from siyu.core import migrate
+from siyu.core.actor import Actor, Role
+from siyu.core.clock import SYSTEM_CLOCK
+from siyu.core.db import Database, make_engine, system_unit_of_work, unit_of_work
+from siyu.core.ids import new_id
+from siyu.customers import service as customers
+from siyu.customers.schemas import CustomerCreate
+from siyu.security import service as security
+from siyu.tenancy import service as tenancy
+from tests.e2e.conftest import (
+    ARTIFACTS,
+    DESKTOP,
+    DemoServer,
+    _failed,
+    _free_port,
+    _siyu_command,
+    _wait_until_ready,
+)
+from tests.e2e.test_console import data_table, e2e, nav_link, sign_in
+from tests.integration.test_wecom_cli import serving
+
+PASSWORD = "codes-e2e-pass"
+STAFF = {"zhangsan": "张三", "lisi": "李四", "wangwu": "王五"}
+
+
+@dataclass(frozen=True)
+class Site:
+    server: DemoServer
+    fake: httpx.Client
+    database: Database
+    admin: Actor
+    account_id: uuid.UUID
+
+
+def _prepare(database: Database, fake_url: str) -> tuple[Actor, uuid.UUID]:
+    """Tenant, admin login, three staff with WeCom userids, a WeCom account, a synced tag."""
+    with system_unit_of_work(reason="e2e tenant", database=database) as db:
+        tenant = tenancy.create_tenant(db, name="活码测试品牌", slug="codes")
+        user = security.create_user(db, username="boss", password=PASSWORD)
+        tenancy.add_staff_at_hq(
+            db, tenant_id=tenant.id, user_id=user.id, name="Boss", role=Role.ADMIN
+        )
+        admin = Actor(tenant_id=tenant.id, user_id=None, role=Role.ADMIN, label="e2e")
+    config = WeComConfig(
+        corp_id=DEFAULT_CORP_ID,
+        secret=SecretStr(DEFAULT_SECRET),
+        callback_token=SecretStr(DEFAULT_CALLBACK_TOKEN),
+        callback_aes_key=SecretStr(DEFAULT_CALLBACK_AES_KEY),
+        base_url=fake_url,
+    )
+    with unit_of_work(admin, database=database) as db:
+        root = tenancy.root_unit(db)
+        for userid, name in STAFF.items():
+            tenancy.create_staff(
+                db, admin, name=name, org_unit_id=root.id, role=Role.GUIDE, wecom_userid=userid
+            )
+        account = channels.create_wecom_account(db, admin, name="企业微信", config=config)
+        db.add(
+            WeComCorpTag(
+                id=new_id(),
+                account_id=account.id,
+                tag_id="et_vip",
+                name="VIP",
+                group_id="grp_level",
+                group_name="客户等级",
+            )
+        )
+        return admin, account.id
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, test_settings: Settings) -> Iterator[Site]:
+    home = tmp_path_factory.mktemp("siyu-codes-home")
+    url = f"sqlite:///{home / 'siyu.db'}"
+    with ExitStack() as stack:
+        port = stack.enter_context(serving(create_fake_app(FakeConfig(), background=True)))
+        fake_url = f"http://127.0.0.1:{port}"
+        fake = stack.enter_context(httpx.Client(base_url=fake_url, timeout=30))
+        engine = make_engine(url)
+        stack.callback(engine.dispose)
+        with engine.begin() as conn:
+            migrate.upgrade(url, "head", conn)
+        database = Database(engine)
+        admin, account_id = _prepare(database, fake_url)
+        server_port = _free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SIYU_")}
+        env |= {"SIYU_HOME": str(home), "SIYU_ENV": "test", "SIYU_DATABASE_URL": url}
+        log_path = home / "server.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [*_siyu_command(), "serve", "--port", str(server_port), "--no-migrate"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=home,
+            )
+        server = DemoServer(f"http://127.0.0.1:{server_port}", log_path)
+        try:
+            _wait_until_ready(process, server)
+            yield Site(server, fake, database, admin, account_id)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=15)
+
+
+@pytest.fixture
+def page(browser: Browser, site: Site, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A desktop page on this test's server (not the demo's), screenshot kept on failure."""
+    context = browser.new_context(viewport=DESKTOP, base_url=site.server.base_url, locale="zh-CN")
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    yield page
+    if _failed(request.node):
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "codes-failure.png", full_page=True)
+    context.close()
+
+
+def _way(site: Site, config_id: str) -> dict[str, object] | None:
+    """Read a contact way from the fake WeCom the way siyu does (its cgi-bin API)."""
+    token = site.fake.get(
+        "/cgi-bin/gettoken", params={"corpid": DEFAULT_CORP_ID, "corpsecret": DEFAULT_SECRET}
+    ).json()["access_token"]
+    answer = site.fake.post(
+        "/cgi-bin/externalcontact/get_contact_way",
+        params={"access_token": token},
+        json={"config_id": config_id},
+    ).json()
+    way: dict[str, object] | None = answer.get("contact_way")
+    return way
+
+
+def _stored_code(site: Site, state: str) -> ChannelCode:
+    with unit_of_work(site.admin, database=site.database) as db:
+        code = db.scalar(select(ChannelCode).where(ChannelCode.state == state))
+        assert code is not None
+        return code
+
+
+def _customers_added(site: Site, code: ChannelCode, count: int) -> None:
+    """Customers scanned the code (what callback processing records for each add)."""
+    with unit_of_work(site.admin, database=site.database) as db:
+        for n in range(count):
+            customer = customers.create_customer(
+                db, site.admin, data=CustomerCreate(name=f"扫码客户{n}")
+            )
+            db.add(
+                ContactRelation(
+                    id=new_id(),
+                    account_id=site.account_id,
+                    customer_id=customer.id,
+                    wecom_userid="zhangsan",
+                    external_userid=f"wm_e2e_{uuid.uuid4().hex}",
+                    added_at=SYSTEM_CLOCK.now(),
+                    add_way=1,
+                    state=code.state,
+                    channel_code_id=code.id,
+                    is_new_customer=True,
+                    tag_ids=[],
+                )
+            )
+
+
+def _pick(page: Page, label: str, *options: str) -> None:
+    """Choose ``options`` in the select labelled ``label`` (Quasar renders them in a menu)."""
+    page.get_by_label(label, exact=True).click()
+    for option in options:
+        page.get_by_role("option", name=option).click()
+    page.keyboard.press("Escape")
+
+
+@e2e
+def test_admin_creates_reads_changes_and_disables_a_channel_code(site: Site, page: Page) -> None:
+    sign_in(page, "boss", password=PASSWORD)
+    nav_link(page, "渠道活码").click()
+    expect(page).to_have_url(re.compile(r"/channel-codes$"))
+    expect(page.get_by_role("heading", name="渠道活码", level=1)).to_be_visible()
+    expect(page.get_by_role("region", name="渠道活码", exact=True)).to_contain_text(
+        "还没有渠道活码"
+    )
+
+    page.get_by_role("button", name="新建活码").click()
+    form = page.get_by_role("dialog", name="新建渠道活码")
+    expect(form).to_be_visible()
+    form.get_by_label("名称", exact=True).fill("静安店 收银台")
+    form.get_by_label("渠道标识（state）").fill("store ja")
+    _pick(page, "接待员工（企业微信账号）", "张三 (zhangsan)", "李四 (lisi)")
+    form.get_by_role("button", name="保存").click()
+    expect(page.get_by_text("state 'store ja' is not valid")).to_be_visible()
+    form.get_by_label("渠道标识（state）").fill("store-ja")
+    form.get_by_role("button", name="保存").click()
+    expect(page.get_by_text("2 staff members but rotation is off")).to_be_visible()
+    form.get_by_role("switch", name="多人轮流接待").click()
+    form.get_by_label("每人每日上限").fill("50")
+    form.get_by_label("欢迎语文字").fill("{customer_name}您好，我是{staff_name}")
+    _pick(page, "附件", "链接")
+    form.get_by_label("标题", exact=True).fill("新人礼包")
+    form.get_by_label("链接地址").fill("https://shop.example.com/gift")
+    _pick(page, "添加时打的企业标签", "客户等级 / VIP")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "codes-form-zh.png", full_page=True)
+    form.get_by_role("button", name="保存").click()
+
+    qr = page.get_by_role("dialog", name="「静安店 收银台」的二维码")
+    expect(qr).to_be_visible()
+    expect(qr.get_by_text("渠道标识：store-ja")).to_be_visible()
+    code = _stored_code(site, "store-ja")
+    assert code.config_id is not None
+    image = qr.get_by_role("img", name="「静安店 收银台」的二维码")
+    expect(image).to_have_attribute("src", code.qr_code or "")
+    expect(qr.get_by_role("link", name="打开二维码图片")).to_have_attribute(
+        "href", code.qr_code or ""
+    )
+    way = _way(site, code.config_id)
+    assert way is not None
+    assert (way["state"], way["user"]) == ("store-ja", ["zhangsan", "lisi"])
+    assert code.welcome["attachments"][0]["link"]["title"] == "新人礼包"
+    assert code.tag_ids == ["et_vip"]
+    qr.get_by_role("button", name="关闭").click()
+
+    _customers_added(site, code, 3)
+    page.get_by_role("button", name="刷新").click()
+    row = data_table(page, "渠道活码").locator("tbody tr", has_text="静安店 收银台")
+    expect(row).to_contain_text("启用中")
+    expect(page.get_by_role("region", name="合计")).to_contain_text("3")
+    page.screenshot(path=ARTIFACTS / "codes-list-zh.png", full_page=True)
+    row.get_by_role("button", name="统计 静安店 收银台").click()
+    stats = page.get_by_role("dialog", name="「静安店 收银台」的统计")
+    table = stats.get_by_role("table")
+    expect(table.locator("tbody tr", has_text="新客户")).to_contain_text("3")
+    expect(table.locator("tbody tr", has_text="净增")).to_contain_text("3")
+    stats.get_by_role("button", name="关闭").click()
+
+    row.get_by_role("button", name="编辑 静安店 收银台").click()
+    form = page.get_by_role("dialog", name="编辑活码「静安店 收银台」")
+    expect(form.get_by_label("渠道标识（state）")).to_have_value("store-ja")
+    form.get_by_label("名称", exact=True).fill("静安店 门口")
+    _pick(page, "接待员工（企业微信账号）", "王五 (wangwu)")
+    form.get_by_role("button", name="保存").click()
+    expect(page.get_by_text("已保存活码「静安店 门口」")).to_be_visible()
+    way = _way(site, code.config_id)
+    assert way is not None
+    assert (way["user"], way["remark"]) == (["zhangsan", "lisi", "wangwu"], "静安店 门口")
+
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("heading", name="Channel codes", level=1)).to_be_visible()
+    row = data_table(page, "Channel codes").locator("tbody tr", has_text="静安店 门口")
+    expect(row).to_contain_text("Active")
+    page.screenshot(path=ARTIFACTS / "codes-list-en.png", full_page=True)
+    row.get_by_role("button", name="Disable 静安店 门口").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Disable").click()
+    expect(row).to_contain_text("Disabled")
+    assert _way(site, code.config_id) is None
+    page.get_by_role("button", name="中文").click()
