@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy.orm import Session
 
 from siyu.acquisition import service as acquisition
@@ -64,6 +65,8 @@ from siyu.groups import service as groups
 from siyu.jobs import outbox
 from siyu.tenancy import service as tenancy
 from siyu.transfers import service as transfers
+
+log = structlog.get_logger(__name__)
 
 WELCOME = "wecom.welcome"
 MARK_TAG = "wecom.mark_tag"
@@ -144,6 +147,7 @@ def _contact_added(
         return Outcome(CallbackStatus.IGNORED, found)
     detail, follow = found
     now = clock.now()
+    welcome_id: uuid.UUID | None = None
     with writing(actor) as db:
         applied = contacts.apply_contact(
             db,
@@ -176,7 +180,7 @@ def _contact_added(
                 staff_name=_staff_name(db, relation.staff_id, event.user_id),
             )
             if message.get("text") or message.get("attachments"):
-                outbox.enqueue(
+                welcome_id = outbox.enqueue(
                     db,
                     actor,
                     kind=WELCOME,
@@ -208,7 +212,21 @@ def _contact_added(
                 },
                 clock=clock,
             )
+    if welcome_id is not None:
+        _send_now(actor, welcome_id, clock)
     return Outcome(CallbackStatus.PROCESSED)
+
+
+def _send_now(actor: Actor, message_id: uuid.UUID, clock: Clock) -> None:
+    """Send a welcome here rather than behind the job queue: its code lives 20 seconds.
+
+    The delivery job queued by the outbox then finds it sent; should this attempt fail
+    before the handler runs, that job (or the outbox sweep) still delivers it.
+    """
+    try:
+        outbox.deliver_now(actor.tenant_id, message_id, clock=clock)
+    except Exception:
+        log.exception("wecom_welcome_inline_failed", message_id=str(message_id))
 
 
 def _contact_edited(
