@@ -186,9 +186,9 @@ async def build_list(actor: Actor, initial_q: str) -> None:
 
 
 def _field(label: str, value: str) -> None:
-    with ui.column().classes("gap-0"):
+    with ui.column().classes("gap-0 min-w-0"):
         ui.label(label).classes("text-caption text-grey-7")
-        ui.label(value).classes("text-body1")
+        ui.label(value).classes("text-body1 break-all")
 
 
 async def build_detail(actor: Actor, raw_id: str) -> None:

@@ -43,6 +43,7 @@ SHOWN_COUNTS = (
     "groups",
     "groups_dismissed",
 )
+ALWAYS_SHOWN = ("members", "contacts")  # other counts only when not 0
 SHOWN_REPAIRS = 20
 LIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 
@@ -213,7 +214,7 @@ def _run_section(actor: Actor, title: str, run: SyncRunRead | None) -> None:
         counts = [
             t(f"sync.count.{name}", n=run.counts[name])
             for name in SHOWN_COUNTS
-            if name in run.counts
+            if run.counts.get(name) or (name in ALWAYS_SHOWN and name in run.counts)
         ]
         if counts:
             ui.label(t("common.list_separator").join(counts)).classes("text-caption text-grey-8")
