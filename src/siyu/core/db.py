@@ -135,7 +135,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE: take the write lock when the transaction begins, waiting busy_timeout
+            # for it. A deferred transaction that reads and then writes must upgrade its lock,
+            # and in WAL mode the upgrade fails at once ("database is locked") if another
+            # connection committed since the read began — any console action could fail while
+            # jobs write. One writer at a time is SQLite's model anyway; PostgreSQL has none of
+            # this.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     if not url.startswith("postgresql"):

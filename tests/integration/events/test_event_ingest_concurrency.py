@@ -33,7 +33,6 @@ from siyu.identity import service as identity
 from siyu.identity.keys import KeyKind, make_key
 from siyu.identity.models import Identity
 from siyu.security import service as security
-from siyu.security.models import ApiToken
 from siyu.tenancy import service as tenancy
 from siyu.tenancy.models import Tenant
 from tests.conftest import (
@@ -174,15 +173,22 @@ def _wait_for_lock_wait(database: Database, table: str) -> None:
     raise AssertionError(f"no transaction started waiting to write {table}")
 
 
-def test_lock_for_writing_takes_the_sqlite_write_lock_before_reading(brand: Brand) -> None:
+def test_sqlite_transactions_take_the_write_lock_before_reading(brand: Brand) -> None:
+    """A unit of work holds SQLite's write lock from its first statement, reads included.
+
+    So a unit of work that reads and then writes never fails on the lock upgrade when another
+    connection committed in between; others wait for it instead (``BEGIN IMMEDIATE``).
+    """
     if brand.backend != "sqlite":
-        pytest.skip("PostgreSQL locks rows; lock_for_writing does nothing there")
+        pytest.skip("PostgreSQL locks rows; SQLite only")
     other = sqlite3.connect(_sqlite_path(brand.database), timeout=0.05, isolation_level=None)
     try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")  # free while no unit of work is open
         with unit_of_work(brand.actor) as db:
-            db.scalar(select(func.count()).select_from(Event))  # a read takes no write lock
-            other.execute("BEGIN IMMEDIATE")
-            other.execute("ROLLBACK")
+            db.scalar(select(func.count()).select_from(Event))
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
         with unit_of_work(brand.actor) as db:
             bulk.lock_for_writing(db, Event)
             with pytest.raises(sqlite3.OperationalError, match="locked"):
@@ -272,28 +278,3 @@ def test_a_unique_violation_is_a_conflict_other_errors_are_not(brand: Brand) -> 
     else:
         assert not ingest.is_concurrent_conflict(duplicate.value)  # one writer: a real bug
     assert not ingest.is_concurrent_conflict(missing.value)  # NOT NULL: a bug, not a race
-
-
-def test_sqlite_skips_recording_token_use_rather_than_fail(brand: Brand) -> None:
-    """SQLite refuses a read transaction's first write if another connection wrote meanwhile."""
-    if brand.backend != "sqlite":
-        pytest.skip("SQLite only")
-    writer = sqlite3.connect(_sqlite_path(brand.database), isolation_level=None)
-    try:
-        with system_unit_of_work(reason="test token") as db:
-            db.scalar(select(func.count()).select_from(ApiToken))  # this transaction's snapshot
-            writer.execute("UPDATE tenant SET name = name || '.'")  # someone else commits
-            actor, _ = security.resolve_token(db, brand.token)
-        assert actor == brand.actor
-    finally:
-        writer.close()
-
-    def last_used() -> object:
-        with system_unit_of_work(reason="test token") as db:
-            mine = ApiToken.tenant_id == brand.actor.tenant_id
-            return db.scalar(select(ApiToken.last_used_at).where(mine))
-
-    assert last_used() is None  # skipped this time
-    with system_unit_of_work(reason="test token") as db:
-        security.resolve_token(db, brand.token)
-    assert last_used() is not None  # recorded by the next request
