@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import typer
@@ -110,6 +111,13 @@ def serve(
     _run(host, port, workers=workers)
 
 
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 def _reset(url: str) -> None:
     with make_engine(url).begin() as conn:
         migrate.downgrade(url, "base", conn)
@@ -121,6 +129,12 @@ def demo(
     port: int = typer.Option(8000, help="Port"),
     customers: int = typer.Option(5000, min=50, help="Customers in the demo brand"),
     seed_only: bool = typer.Option(False, "--seed-only", help="Seed, then exit without serving"),
+    wecom: bool = typer.Option(
+        True, "--wecom/--no-wecom", help="Run the fake WeCom server with simulated customers"
+    ),
+    fake_port: int | None = typer.Option(
+        None, "--fake-wecom-port", help="Port of the fake WeCom server (default: a free one)"
+    ),
 ) -> None:
     """Create the embedded database, seed a demo brand and serve the console."""
     from siyu.cli.context import open_database
@@ -132,6 +146,7 @@ def demo(
         settings.home.mkdir(parents=True, exist_ok=True)
     if reset:
         _reset(url)
+        (settings.home / "fake-wecom.state").unlink(missing_ok=True)
         out.print("[yellow]demo data removed[/yellow]")
     upgrade_database(url)
     database = open_database()
@@ -167,5 +182,33 @@ def demo(
             title="siyu demo",
         )
     )
-    if not seed_only:
+    if seed_only:
+        return
+    demo_wecom = traffic = None
+    if wecom:
+        from siyu.demo import traffic as demo_traffic
+        from siyu.demo import wecom as demo_fake
+
+        siyu_url = f"http://{host}:{port}"
+        demo_wecom = demo_fake.start(
+            database,
+            settings.home,
+            siyu_url=siyu_url,
+            host=host,
+            port=fake_port or _free_port(host),
+        )
+        out.print(
+            f"fake WeCom: [bold]{demo_wecom.fake_url}[/bold] (demo customers add guides through "
+            "channel codes; see 渠道活码 and 企业微信)"
+        )
+        traffic = demo_traffic.Traffic(
+            database, demo_fake.demo_actor(database), demo_wecom, siyu_url=siyu_url
+        )
+        traffic.start()
+    try:
         _run(host, port)
+    finally:
+        if traffic is not None:
+            traffic.stop()
+        if demo_wecom is not None:
+            demo_wecom.stop()
