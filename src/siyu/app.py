@@ -18,17 +18,38 @@ API_PREFIX = "/api/v1"
 
 def api_router() -> APIRouter:
     """Return every domain router under one ``/api/v1`` router."""
+    from siyu.acquisition.api import router as channel_codes
+    from siyu.channels.api import router as channel_accounts
+    from siyu.channels.sync_api import router as channel_sync
+    from siyu.contacts.api import router as contact_relations
     from siyu.customers.api import router as customers
     from siyu.events.api import router as events
+    from siyu.groups.api import router as groups
     from siyu.identity.api import router as identity
     from siyu.ingest.api import router as imports
     from siyu.orders.api import router as orders
     from siyu.security.api import router as auth
     from siyu.tenancy.api import router as tenancy
+    from siyu.transfers.api import router as transfers
     from siyu.webhooks.api import router as webhooks
 
     router = APIRouter(prefix=API_PREFIX)
-    for domain in (auth, tenancy, customers, orders, identity, events, imports, webhooks):
+    for domain in (
+        auth,
+        tenancy,
+        customers,
+        orders,
+        identity,
+        events,
+        imports,
+        webhooks,
+        channel_codes,
+        transfers,
+        channel_accounts,
+        contact_relations,
+        channel_sync,
+        groups,
+    ):
         router.include_router(domain)
     return router
 

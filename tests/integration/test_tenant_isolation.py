@@ -24,6 +24,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.factories import World, auth, make_world, signed
+from tests.integration.acquisition.objects import code_of
+from tests.integration.channels.objects import account_of, callback_of
+from tests.integration.groups.objects import group_of
+from tests.integration.transfers.corp import batch_of
 
 # path parameter name -> tenant B's object id of that kind
 OBJECTS: dict[str, Callable[[World], uuid.UUID | None]] = {
@@ -36,11 +40,18 @@ OBJECTS: dict[str, Callable[[World], uuid.UUID | None]] = {
     "junk_key_id": lambda w: w.junk_key_id,
     "proposal_id": lambda w: w.proposal_id,
     "endpoint_id": lambda w: w.webhook_id,
+    "transfer_id": batch_of,
+    "account_id": account_of,
+    "callback_id": callback_of,
+    "group_id": group_of,
+    "code_id": code_of,
 }
 
 # operation id -> a body that passes validation, for routes whose body has required fields
 BODIES: dict[str, dict[str, Any]] = {
     "update_junk_key": {"status": "cleared"},
+    "update_channel_sync": {"reconcile_every_minutes": 60},
+    "retry_transfer": {"receivers": ["tenant-a_guide2"]},
     "receive_order_webhook": {
         "orders": [
             {

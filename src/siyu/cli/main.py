@@ -7,7 +7,21 @@ import sys
 import typer
 from rich.console import Console
 
-from siyu.cli import admin, config, customers, db, identity, imports, server, tenant, webhooks
+from siyu.cli import (
+    admin,
+    codes,
+    config,
+    customers,
+    db,
+    identity,
+    imports,
+    server,
+    tenant,
+    transfers,
+    webhooks,
+    wecom_accounts,  # noqa: F401 - attaches its commands to wecom_app
+    wecom_sync,  # noqa: F401 - attaches its commands to wecom_app
+)
 from siyu.cli.channels import wecom_app
 from siyu.cli.wecom import fake_wecom
 from siyu.cli.worker import worker
@@ -33,6 +47,8 @@ app.command("fake-wecom")(fake_wecom)
 app.add_typer(wecom_app, name="wecom")
 app.command("worker")(worker)
 app.add_typer(webhooks.app, name="webhook")
+app.add_typer(codes.app, name="codes")
+app.add_typer(transfers.app, name="transfer")
 
 err = Console(stderr=True)
 

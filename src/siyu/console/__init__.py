@@ -49,7 +49,10 @@ def _register_pages() -> None:
     if _pages_registered:
         return
     from siyu.console.pages import (
+        channels,
+        codes,
         customers,
+        groups,
         imports,
         junk_keys,
         login,
@@ -58,7 +61,9 @@ def _register_pages() -> None:
         proposals,
         settings,
         tokens,
+        transfers,
         webhooks,
+        wecom_sync,
     )
 
     pages = (
@@ -69,6 +74,11 @@ def _register_pages() -> None:
         junk_keys,
         org,
         imports,
+        codes,
+        transfers,
+        channels,
+        groups,
+        wecom_sync,
         tokens,
         webhooks,
         settings,

@@ -26,7 +26,9 @@ log = structlog.get_logger(__name__)
 JOB_MODULES = (
     "siyu.jobs.outbox",
     "siyu.channels.wecom.jobs",
+    "siyu.channels.wecom.sync_jobs",
     "siyu.acquisition.jobs",
+    "siyu.transfers.jobs",
 )
 
 huey = Huey("siyu", immediate=True, results=False, utc=True)
