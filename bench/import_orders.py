@@ -192,6 +192,9 @@ def main() -> None:
         conn.execute(text("SELECT 1"))
     database.engine.dispose()
     print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if orders < 1_000_000:
+        print("(the bar is set for 1,000,000 rows: not judged on fewer)")
+        ok = False
     print("bar met" if ok else "bar NOT met")
     sys.exit(0 if ok else 1)
 

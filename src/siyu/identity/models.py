@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import JSON, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from siyu.core.clock import utcnow
 from siyu.core.append import CUSTOMER_REF, AppendScoped
+from siyu.core.clock import utcnow
 from siyu.core.db import Base, TenantScoped, Timestamped
 from siyu.security.pii import EncryptedString
 

@@ -62,9 +62,7 @@ class OrderLine(AppendScoped, Base):
     """A line of an order (written with it, never alone; no foreign key: see ``AppendScoped``)."""
 
     __tablename__ = "order_line"
-    __table_args__ = (
-        Index("ix_order_line_tenant_order", "tenant_id", "order_id"),
-    )
+    __table_args__ = (Index("ix_order_line_tenant_order", "tenant_id", "order_id"),)
 
     order_id: Mapped[uuid.UUID] = mapped_column()
     sku: Mapped[str] = mapped_column(String(64))
