@@ -38,8 +38,14 @@ def configure_logging(*, json: bool = False, level: int = logging.INFO) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _redact_processor,
     ]
+    # Plain tracebacks: the default (rich) one prints every frame's local variables, secrets
+    # included (an app secret in a WeCom client's frame, say).
     renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[*processors, renderer],
