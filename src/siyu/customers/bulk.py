@@ -10,10 +10,10 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
-from sqlalchemy import or_, select
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.core.actor import Actor, Role
@@ -125,48 +125,6 @@ def apply_many(
     return changed
 
 
-def settle_many(
-    db: Session,
-    actor: Actor,
-    profiles: Mapping[uuid.UUID, Mapping[str, Any]],
-    *,
-    created: set[uuid.UUID],
-    source: str,
-) -> int:
-    """Give customers the fields beyond ``PROFILE_KEYS`` that resolving one by one would.
-
-    ``profiles`` name ``gender``, ``owner_staff_id`` and ``org_unit_id`` (staff and unit ids the
-    caller read from the tenant's own records). A customer just created by the batch takes them
-    as given, as ``create_customer`` would; any other takes only the surviving fields (gender)
-    that win under the tenant's rules, as ``apply_profile`` would. Returns how many changed.
-    """
-    require(actor, Perm.CUSTOMERS_WRITE)
-    unknown = {k for p in profiles.values() for k in p} - set(_SETTLED)
-    if unknown:
-        raise ValueError(f"settle_many takes {', '.join(_SETTLED)}, not {', '.join(unknown)}")
-    rules = survivorship.rules(db, actor)
-    ids = list(profiles)
-    changed = 0
-    for start in range(0, len(ids), _CHUNK):
-        part = ids[start : start + _CHUNK]
-        for customer in db.scalars(select(Customer).where(Customer.id.in_(part))):
-            given = {k: v for k, v in profiles[customer.id].items() if v not in survivorship.EMPTY}
-            if customer.id in created:
-                values = given
-            else:
-                values = survivorship.changes(rules, customer, given, source)
-            if values:
-                for name, value in values.items():
-                    setattr(customer, name, value)
-                survivorship.note_sources(customer, values, source)
-                changed += 1
-    db.flush()
-    return changed
-
-
-_SETTLED = ("gender", "owner_staff_id", "org_unit_id")
-
-
 _SURVIVING = [k for k in PROFILE_KEYS if k in survivorship.SURVIVING_FIELDS]
 
 
@@ -193,3 +151,61 @@ def _with_gaps(
             if any(getattr(row, k) for k in wanted[row.id] if k in empty):
                 found.append(row.id)
     return found
+
+
+def settle_many(
+    db: Session,
+    actor: Actor,
+    profiles: Mapping[uuid.UUID, Mapping[str, Any]],
+    *,
+    created: set[uuid.UUID],
+    source: str,
+) -> int:
+    """Give customers the fields beyond ``PROFILE_KEYS`` that resolving one by one would.
+
+    ``profiles`` name ``gender``, ``owner_staff_id`` and ``org_unit_id`` (staff and unit ids the
+    caller read from the tenant's own records). A customer just created by the batch takes them
+    as given, as ``create_customer`` would; any other takes only the surviving fields (gender)
+    that win under the tenant's rules, as ``apply_profile`` would. Returns how many changed.
+    Reads and writes only these columns (no PII is decrypted), in executemany updates.
+    """
+    require(actor, Perm.CUSTOMERS_WRITE)
+    unknown = {k for p in profiles.values() for k in p} - set(_SETTLED)
+    if unknown:
+        raise ValueError(f"settle_many takes {', '.join(_SETTLED)}, not {', '.join(unknown)}")
+    rules = survivorship.rules(db, actor)
+    ids = list(profiles)
+    changes: list[dict[str, Any]] = []
+    for start in range(0, len(ids), _CHUNK):
+        rows = db.execute(
+            select(
+                Customer.id, Customer.gender, Customer.owner_staff_id, Customer.org_unit_id,
+                Customer.field_sources,
+            ).where(Customer.id.in_(ids[start : start + _CHUNK]))
+        )  # fmt: skip
+        for row in rows:
+            given = {k: v for k, v in profiles[row.id].items() if v not in survivorship.EMPTY}
+            if row.id in created:
+                values = given
+            else:  # the row stands in for the customer: only surviving fields are read
+                values = survivorship.changes(rules, cast("Customer", row), given, source)
+            if values:
+                current = {"gender": row.gender, "owner_staff_id": row.owner_staff_id,
+                           "org_unit_id": row.org_unit_id}  # fmt: skip
+                sources = {**(row.field_sources or {}), **dict.fromkeys(values, source)}
+                changes.append(
+                    {"k_id": row.id, **{f"v_{k}": v for k, v in {**current, **values}.items()},
+                     "v_field_sources": sources}
+                )  # fmt: skip
+    table = cast("Table", Customer.__table__)
+    stmt = (
+        update(table)
+        .where(table.c.tenant_id == actor.tenant_id, table.c.id == bindparam("k_id"))
+        .values({name: bindparam(f"v_{name}") for name in (*_SETTLED, "field_sources")})
+    )
+    for start in range(0, len(changes), _CHUNK):
+        db.execute(stmt, changes[start : start + _CHUNK])
+    return len(changes)
+
+
+_SETTLED = ("gender", "owner_staff_id", "org_unit_id")
