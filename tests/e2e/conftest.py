@@ -101,17 +101,14 @@ class DemoServer:
         return self.base_url + path
 
 
-@pytest.fixture(scope="session")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    """Run ``siyu demo`` on a free port with its own SQLite home; stop it at the end."""
-    home = tmp_path_factory.mktemp("siyu-demo-home")
+def _run_demo(home: Path, *extra: str) -> Iterator[DemoServer]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIYU_")}
     env |= {"SIYU_HOME": str(home), "SIYU_ENV": "test"}
     log_path = home / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [*_siyu_command(), "demo", "--port", str(port), "--customers", "300"],
+            [*_siyu_command(), "demo", "--port", str(port), "--customers", "300", *extra],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -128,6 +125,29 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    """Run ``siyu demo --no-wecom`` on a free port with its own SQLite home: data that stays put
+    while tests count it."""
+    yield from _run_demo(tmp_path_factory.mktemp("siyu-demo-home"), "--no-wecom")
+
+
+@pytest.fixture(scope="session")
+def wecom_demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    """Run ``siyu demo`` with its fake WeCom and simulated customers; ready once the first
+    burst of traffic is in (modules use it by overriding ``demo_server``)."""
+    for server in _run_demo(tmp_path_factory.mktemp("siyu-wecom-demo-home")):
+        deadline = time.monotonic() + READY_TIMEOUT_S * 2
+        while "demo_traffic_ready" not in server.log.read_text(errors="replace"):
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    "the demo's WeCom traffic never became ready; log tail:\n"
+                    + server.log.read_text(errors="replace")[-4000:]
+                )
+            time.sleep(1)
+        yield server
 
 
 def _wait_until_ready(process: subprocess.Popen[bytes], server: DemoServer) -> None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import DemoServer
 from tests.e2e.test_console import e2e, sign_in
 
 TRAFFIC_TIMEOUT_S = 120
@@ -27,6 +29,12 @@ def _reload_until_visible(page: Page, path: str, text: str) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(2)
+
+
+@pytest.fixture
+def demo_server(wecom_demo_server: DemoServer) -> DemoServer:
+    """These tests run against the demo with its fake WeCom and simulated customers."""
+    return wecom_demo_server
 
 
 @e2e

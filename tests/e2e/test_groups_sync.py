@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from siyu.channels.wecom.sync_state import RunStatus, SyncMode
 from siyu.console import i18n
 from siyu.groups.models import GroupStatus, MemberKind
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, DemoServer
 from tests.e2e.test_console import data_table, e2e, nav_link, sign_in
 
 SYNC_TIMEOUT_MS = 120_000  # the demo's worker runs the job; a busy machine takes its time
@@ -30,6 +30,12 @@ def test_every_value_shown_has_a_label(prefix: str, values: list[str]) -> None:
     for code in i18n.LOCALES:
         missing = [v for v in values if f"{prefix}.{v}" not in i18n.catalog(code)]
         assert not missing, f"{code} lacks {prefix}.* for {missing}"
+
+
+@pytest.fixture
+def demo_server(wecom_demo_server: DemoServer) -> DemoServer:
+    """These tests run against the demo with its fake WeCom and simulated customers."""
+    return wecom_demo_server
 
 
 @e2e

@@ -30,7 +30,6 @@ from sqlalchemy import (
     Uuid,
     create_engine,
     event,
-    text,
 )
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import (
@@ -225,8 +224,18 @@ class Database:
         )
 
     def ping(self) -> None:
-        with self.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        """Run ``SELECT 1`` outside any transaction (on SQLite a transaction waits for the
+        write lock, so a probe would wait behind a long import)."""
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("SELECT 1")
+            cursor.fetchall()
+            cursor.close()
+            if self.engine.dialect.name != "sqlite":
+                raw.rollback()  # end the implicit read transaction of the DB-API connection
+        finally:
+            raw.close()
 
 
 _database: Database | None = None

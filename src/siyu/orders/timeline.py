@@ -30,6 +30,12 @@ ORDER_EVENTS = (
 )
 
 
+def _newest_first(event: Event) -> tuple[datetime, int, uuid.UUID]:
+    """Sort key, newest first: at one instant an order's payment comes before what followed it
+    (a refund whose time the export did not give is dated at the payment)."""
+    return (event.occurred_at, 0 if event.type == EventType.ORDER_PAID else 1, event.id)
+
+
 def arrival_events(
     db: Session, customer_id: uuid.UUID, *, limit: int, before: datetime | None = None
 ) -> list[Event]:
@@ -50,7 +56,7 @@ def arrival_events(
         out.extend(_events_of(order, OrderStatus(status), refunded_fen))
     if before is not None:
         out = [e for e in out if e.occurred_at < before]
-    out.sort(key=lambda e: (e.occurred_at, e.id), reverse=True)
+    out.sort(key=_newest_first, reverse=True)
     return out[:limit]
 
 
@@ -138,5 +144,5 @@ def _events_of(order: Order, status: OrderStatus, refunded_fen: int) -> list[Eve
 def merge_timeline(stored: Sequence[Event], derived: Sequence[Event], limit: int) -> list[Event]:
     """Stored and derived events together, newest first, at most ``limit``."""
     both = [*stored, *derived]
-    both.sort(key=lambda e: (e.occurred_at, e.id), reverse=True)
+    both.sort(key=_newest_first, reverse=True)
     return both[:limit]
