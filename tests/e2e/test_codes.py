@@ -30,6 +30,7 @@ from siyu.channels.wecom.fake.config import (
     FakeConfig,
 )
 from siyu.channels.wecom.models import WeComCorpTag
+from siyu.channels.wecom.schemas import NewTag
 from siyu.config import Settings
 from siyu.contacts.models import ContactRelation
 from siyu.core import migrate
@@ -89,13 +90,16 @@ def _prepare(database: Database, fake_url: str) -> tuple[Actor, uuid.UUID]:
                 db, admin, name=name, org_unit_id=root.id, role=Role.GUIDE, wecom_userid=userid
             )
         account = channels.create_wecom_account(db, admin, name="企业微信", config=config)
+        # The tag exists in WeCom too, so the server's scheduled reconciliation keeps it.
+        with channels.client_for(account) as client:
+            group = client.add_corp_tag([NewTag(name="VIP")], group_name="客户等级")
         db.add(
             WeComCorpTag(
                 id=new_id(),
                 account_id=account.id,
-                tag_id="et_vip",
+                tag_id=group.tag[0].id,
                 name="VIP",
-                group_id="grp_level",
+                group_id=group.group_id,
                 group_name="客户等级",
             )
         )
@@ -253,7 +257,9 @@ def test_admin_creates_reads_changes_and_disables_a_channel_code(site: Site, pag
     assert way is not None
     assert (way["state"], way["user"]) == ("store-ja", ["zhangsan", "lisi"])
     assert code.welcome["attachments"][0]["link"]["title"] == "新人礼包"
-    assert code.tag_ids == ["et_vip"]
+    with unit_of_work(site.admin, database=site.database) as db:
+        vip = db.scalar(select(WeComCorpTag.tag_id).where(WeComCorpTag.name == "VIP"))
+    assert code.tag_ids == [vip]
     qr.get_by_role("button", name="关闭").click()
 
     _customers_added(site, code, 3)
