@@ -6,7 +6,6 @@ Periods are days of the tenant's timezone, both ends inclusive; the counts thems
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from siyu.acquisition.service import get_code, visible
 from siyu.core.actor import Actor
 from siyu.core.clock import local_day_range
 from siyu.core.errors import InvalidInput
+from siyu.core.pagination import decode_cursor, encode_cursor
 from siyu.security.rbac import Perm, require
 
 MAX_PAGE = 200
@@ -142,20 +142,6 @@ def code_stats(
     )
 
 
-def _encode_cursor(created_at: datetime, code_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{code_id}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        at, cid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(at), uuid.UUID(cid)
-    except ValueError as exc:
-        raise InvalidInput(
-            "cursor is not valid", hint="pass the next_cursor of the previous page unchanged"
-        ) from exc
-
-
 @dataclass(frozen=True)
 class CodeList:
     """A page of codes, newest first, each with its counts over ``[since, until]``."""
@@ -200,7 +186,7 @@ def list_codes(
             | ChannelCode.owner_label.contains(needle, autoescape=True)
         )
     if cursor:
-        at, cid = _decode_cursor(cursor)
+        at, cid = decode_cursor(cursor)
         stmt = stmt.where(tuple_(ChannelCode.created_at, ChannelCode.id) < tuple_(at, cid))
     codes = list(
         db.scalars(
@@ -210,7 +196,7 @@ def list_codes(
     next_cursor = None
     if len(codes) > limit:
         codes = codes[:limit]
-        next_cursor = _encode_cursor(codes[-1].created_at, codes[-1].id)
+        next_cursor = encode_cursor(codes[-1].created_at, codes[-1].id)
     rows = (
         stats.count_codes(
             db,

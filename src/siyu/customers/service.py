@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, or_, select, tuple_
@@ -18,6 +16,7 @@ from siyu.core.append import one_of
 from siyu.core.db import session_tenant
 from siyu.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from siyu.core.ids import new_id
+from siyu.core.pagination import decode_cursor, encode_cursor
 from siyu.core.phone import normalise_phone
 from siyu.customers import merge, survivorship
 from siyu.customers.models import Customer
@@ -93,20 +92,6 @@ def get_customer(db: Session, actor: Actor, customer_id: uuid.UUID) -> Customer:
     return customer
 
 
-def _encode_cursor(created_at: datetime, customer_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{customer_id}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        at, cid = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(at), uuid.UUID(cid)
-    except ValueError as exc:
-        raise InvalidInput(
-            "cursor is not valid", hint="pass the next_cursor of the previous page unchanged"
-        ) from exc
-
-
 @dataclass(frozen=True)
 class CustomerList:
     items: list[Customer]
@@ -148,7 +133,7 @@ def list_customers(
     if owner_staff_id is not None:
         stmt = stmt.where(Customer.owner_staff_id == owner_staff_id)
     if cursor:
-        at, cid = _decode_cursor(cursor)
+        at, cid = decode_cursor(cursor)
         stmt = stmt.where(tuple_(Customer.created_at, Customer.id) < tuple_(at, cid))
     rows = list(
         db.scalars(stmt.order_by(Customer.created_at.desc(), Customer.id.desc()).limit(limit + 1))
@@ -156,7 +141,7 @@ def list_customers(
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = _encode_cursor(rows[-1].created_at, rows[-1].id)
+        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
     return CustomerList(items=rows, next_cursor=next_cursor)
 
 
