@@ -25,8 +25,10 @@ def current_actor(
             hint="send `Authorization: Bearer sy_…`; create a token with POST /api/v1/auth/login "
             "or in the console under API tokens",
         )
-    with system_unit_of_work(reason="authenticate bearer token") as db:
-        actor, _ = service.resolve_token(db, credentials.credentials)
+    actor = service.cached_actor(credentials.credentials)
+    if actor is None:
+        with system_unit_of_work(reason="authenticate bearer token") as db:
+            actor, _ = service.resolve_token(db, credentials.credentials)
     request.state.actor = actor
     return actor
 

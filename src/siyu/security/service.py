@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, event, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -310,7 +312,8 @@ def resolve_token(db: Session, token: str, *, clock: Clock = SYSTEM_CLOCK) -> tu
             "malformed bearer token", hint=f"tokens start with {TOKEN_PREFIX}"
         )
     now = clock.now()
-    found = db.execute(_API_TOKEN_GRANT, {"token_hash": _hash_token(token)}).first()
+    token_hash = _hash_token(token)
+    found = db.execute(_API_TOKEN_GRANT, {"token_hash": token_hash}).first()
     if found is not None:
         api_token, user, tenant, staff, unit = found
         if api_token.revoked_at is not None or (
@@ -324,9 +327,81 @@ def resolve_token(db: Session, token: str, *, clock: Clock = SYSTEM_CLOCK) -> tu
         actor = _actor_of(db, user, api_token.tenant_id, tenant, staff, unit)
         if api_token.last_used_at is None or now - api_token.last_used_at > _LAST_USED_RESOLUTION:
             _touch(db, api_token, now)
+        else:  # a touch is a change to the token: it would clear the cache at commit
+            _GRANTS.put(token_hash, actor, api_token.expires_at)
         return actor, user
     session, user = _live_session(db, token, clock)
     return build_actor(db, user, session.tenant_id), user
+
+
+def cached_actor(token: str, *, clock: Clock = SYSTEM_CLOCK) -> Actor | None:
+    """The actor of an API token checked in the last few seconds, if it is still valid.
+
+    Integrations send their token with every call; re-checking it each time costs a
+    transaction and a five-table query, as much as a small batch of events. A checked token's
+    actor is kept for ``GRANT_CACHE_SECONDS`` (never past the token's expiry). Changes to
+    tokens, sessions, users, staff, org units, tenants or agency links clear the cache when
+    they commit in this process; other processes see them within those seconds.
+    """
+    return _GRANTS.get(_hash_token(token), clock.now())
+
+
+GRANT_CACHE_SECONDS = 5.0
+
+
+class _GrantCache:
+    """Actors by token hash, each until a monotonic deadline and the token's expiry."""
+
+    def __init__(self, seconds: float, size: int) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._entries: dict[str, tuple[float, Actor, datetime | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token_hash: str, now: datetime) -> Actor | None:
+        entry = self._entries.get(token_hash)
+        if entry is None:
+            return None
+        deadline, actor, expires_at = entry
+        if time.monotonic() >= deadline or (expires_at is not None and expires_at <= now):
+            self._entries.pop(token_hash, None)
+            return None
+        return actor
+
+    def put(self, token_hash: str, actor: Actor, expires_at: datetime | None) -> None:
+        with self._lock:
+            if len(self._entries) >= self.size:
+                self._entries.clear()  # a burst of distinct tokens: start over
+            self._entries[token_hash] = (time.monotonic() + self.seconds, actor, expires_at)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_GRANTS = _GrantCache(GRANT_CACHE_SECONDS, size=4096)
+_GRANT_SOURCES = (ApiToken, AppUser, AuthSession, Staff, OrgUnit, Tenant, AgencyTenant)
+
+
+@event.listens_for(Session, "before_flush")
+def _note_grant_changes(session: Session, context: Any, instances: Any) -> None:
+    if any(
+        isinstance(obj, _GRANT_SOURCES)
+        for changed in (session.new, session.dirty, session.deleted)
+        for obj in changed
+    ):
+        session.info["grants_changed"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_changed_grants(session: Session) -> None:
+    if session.info.pop("grants_changed", False):
+        _GRANTS.clear()
+
+
+@event.listens_for(Session, "after_rollback")
+def _keep_grants_on_rollback(session: Session) -> None:
+    session.info.pop("grants_changed", None)
 
 
 def _touch(db: Session, api_token: ApiToken, now: datetime) -> None:
