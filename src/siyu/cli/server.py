@@ -11,17 +11,13 @@ from fastapi import FastAPI
 from rich.console import Console
 from rich.panel import Panel
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
     TaskID,
-    TextColumn,
-    TimeElapsedColumn,
 )
 
+from siyu.cli.context import progress_bars
 from siyu.cli.db import upgrade_database
 from siyu.config import get_settings
-from siyu.core import migrate
+from siyu.core import heap, migrate
 from siyu.core.db import get_database, make_engine, refresh_statistics
 
 out = Console()
@@ -35,7 +31,9 @@ def api_app() -> FastAPI:
     """
     from siyu.app import create_app
 
-    return create_app(console=False)
+    app = create_app(console=False)
+    heap.settle()
+    return app
 
 
 def _run(host: str, port: int, *, workers: int = 1) -> None:
@@ -69,6 +67,8 @@ def _run(host: str, port: int, *, workers: int = 1) -> None:
         target = create_app(settings)
         refresh_statistics(get_database().engine)
     consumer = queue.start_workers(settings.jobs.workers) if embedded else None
+    if workers == 1:
+        heap.settle()
     try:
         uvicorn.run(target, **options)
     finally:
@@ -151,13 +151,7 @@ def demo(
     upgrade_database(url)
     database = open_database()
     if not demo_exists(database):
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=out,
-        ) as bar:
+        with progress_bars(out) as bar:
             tasks: dict[str, TaskID] = {}
 
             def progress(stage: str, done: int, total: int) -> None:

@@ -12,13 +12,26 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
 import uuid_utils
-from sqlalchemy import JSON, Column, DateTime, Table, Uuid, any_, bindparam, insert, text
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Table,
+    Text,
+    Uuid,
+    any_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
@@ -140,12 +153,46 @@ def _refresh_statistics(session: Session, table: Table, appended: int) -> None:
 def one_of(session: Session, column: Any, values: Sequence[Any]) -> Any:
     """``column`` is one of ``values``: ``= ANY(array)`` on PostgreSQL, ``IN (…)`` elsewhere.
 
-    One array parameter instead of a parameter per value: thousands of keys per look-up cost
-    the driver and the planner next to nothing, and the statement text never changes.
+    One parameter instead of a parameter per value: thousands of keys per look-up cost the
+    driver and the planner next to nothing, and the statement text never changes. On
+    PostgreSQL, text and UUID values travel as one joined text split by ``string_to_array``
+    (the driver dumps an array parameter element by element in Python, which costs more than
+    the look-up); values a separator cannot join go as an array parameter.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
-    return column.in_(list(values))
+    wanted = list(values)
+    if session.get_bind().dialect.name != "postgresql":
+        return column.in_(wanted)
+    packed = _joined(wanted)
+    if packed is None:
+        return column == any_(bindparam(None, wanted, type_=ARRAY(column.type)))
+    joined, separator = packed
+    split = func.string_to_array(
+        bindparam(None, joined, type_=Text()), bindparam(None, separator, type_=Text())
+    )
+    return column == any_(cast(split, ARRAY(column.type)))
+
+
+_SEPARATORS = (",", "\x1f", "\t", "|")
+
+
+def _joined(values: Sequence[Any]) -> tuple[str, str] | None:
+    """``values`` as one text and the separator no value contains, or ``None`` when they are
+    not all non-empty text or UUIDs, or every separator occurs in some value."""
+    if not values:
+        return None
+    texts = []
+    for value in values:
+        if isinstance(value, uuid.UUID):
+            texts.append(str(value))
+        elif type(value) is str and value:  # StrEnum and other subclasses render differently
+            texts.append(value)
+        else:  # empty text would vanish in the split; None, numbers: the array parameter
+            return None
+    for separator in _SEPARATORS:
+        joined = separator.join(texts)
+        if joined.count(separator) == len(texts) - 1:  # no value holds the separator
+            return joined, separator
+    return None
 
 
 def frame_ids(count: int) -> pl.Series:
@@ -154,8 +201,17 @@ def frame_ids(count: int) -> pl.Series:
     return pl.Series("id", [str(make()) for _ in range(count)], dtype=pl.Utf8)
 
 
-def append_frame(session: Session, model: type[Any], frame: pl.DataFrame) -> int:
+def append_frame(
+    session: Session,
+    model: type[Any],
+    frame: pl.DataFrame,
+    constants: Mapping[str, Any] | None = None,
+) -> int:
     """Insert the rows of a Polars frame whose columns are ``model``'s; return how many.
+
+    ``constants`` are columns with one value for every row (the tenant, a timestamp, a source),
+    in frame form: ids as ``UUID`` or text, aware datetimes, JSON as text. They are added here,
+    as literal columns for a large frame and straight into the parameters of a small one.
 
     ``append_rows`` without a Python dict per row: ids (``Uuid`` columns) are canonical text, as
     ``frame_ids`` makes them; times are ``Datetime(UTC)``; JSON columns hold JSON text. Only
@@ -167,12 +223,23 @@ def append_frame(session: Session, model: type[Any], frame: pl.DataFrame) -> int
     if frame.is_empty():
         return 0
     table: Table = model.__table__
-    tenants = frame.get_column("tenant_id").unique().to_list()
+    constants = dict(constants or {})
+    if "tenant_id" in constants:
+        tenants = [str(constants["tenant_id"])]
+    else:
+        tenants = frame.get_column("tenant_id").unique().to_list()
     check_rows_tenant(session, table, [{"tenant_id": uuid.UUID(t)} for t in tenants])
     session.flush()
     connection = session.connection()
     dialect = connection.dialect
-    extra = _defaults(table, set(frame.columns))
+    extra = _defaults(table, set(frame.columns) | set(constants))
+    if dialect.name == "postgresql" and frame.height <= _SMALL_FRAME:
+        fixed = {name: _frame_value(value) for name, value in constants.items()}
+        appended = _insert_small(session, table, frame, fixed, extra)
+        _refresh_statistics(session, table, appended)
+        return appended
+    if constants:
+        frame = frame.with_columns(_literal(value).alias(name) for name, value in constants.items())
     columns: list[pl.Expr | pl.Series] = []
     for name in frame.columns:
         columns.append(_storage(table.c[name], frame.get_column(name), dialect))
@@ -213,6 +280,79 @@ def append_frame(session: Session, model: type[Any], frame: pl.DataFrame) -> int
 
 
 _FRAME_CHUNK = 50_000
+_SMALL_FRAME = 64
+
+
+def _frame_value(value: Any) -> Any:
+    """A constant in the form a frame column would hold it (text ids, UTC times)."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return value
+
+
+def _literal(value: Any) -> pl.Expr:
+    """A constant as a Polars literal column of the frame form."""
+    value = _frame_value(value)
+    if isinstance(value, datetime):
+        return pl.lit(value, dtype=pl.Datetime("us", "UTC"))
+    if value is None:
+        return pl.lit(None, dtype=pl.Utf8)
+    return pl.lit(value)
+
+
+def _insert_small(
+    session: Session,
+    table: Table,
+    frame: pl.DataFrame,
+    fixed: dict[str, Any],
+    extra: dict[str, Any],
+) -> int:
+    """Append a few rows with one ``executemany`` of their values, no Polars (PostgreSQL).
+
+    An API call's handful of new customers or identities would spend more on building and
+    writing a CSV frame (a millisecond or so per frame) than on the rows themselves. Values go
+    as the driver adapts them: text ids and JSON text cast by the server, aware datetimes,
+    encrypted strings through their column type.
+    """
+    dialect = session.get_bind().dialect
+    names = [*frame.columns, *fixed, *extra]
+    convert = [_small_processor(table.c[name], dialect) for name in frame.columns]
+    constants = tuple(
+        value
+        if value is None or (process := _small_processor(table.c[name], dialect)) is None
+        else process(value)
+        for name, value in fixed.items()
+    ) + tuple(_small_constant(table.c[name], value, dialect) for name, value in extra.items())
+    rows = [
+        (*(v if f is None or v is None else f(v) for f, v in zip(convert, row, strict=True)),
+         *constants)
+        for row in frame.iter_rows()
+    ]  # fmt: skip
+    columns = ", ".join(f'"{name}"' for name in names)
+    marks = ", ".join("%s" for _ in names)
+    statement = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'  # noqa: S608 - model names
+    session.connection().exec_driver_sql(statement, rows)
+    return len(rows)
+
+
+def _small_processor(column: Column[Any], dialect: Dialect) -> Processor | None:
+    """How a frame value becomes a driver parameter: frames hold ids and JSON as text already."""
+    kind = column.type
+    if isinstance(kind, TypeDecorator) and not isinstance(kind.impl_instance, (DateTime, Uuid)):
+        return _processor(column, dialect)
+    return None
+
+
+def _small_constant(column: Column[Any], value: Any, dialect: Dialect) -> Any:
+    """A column default's value as a driver parameter."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    process = _processor(column, dialect)
+    return value if process is None else process(value)
 
 
 def _storage(column: Column[Any], values: pl.Series, dialect: Dialect) -> pl.Series:

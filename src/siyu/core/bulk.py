@@ -104,15 +104,21 @@ def insert_ignore_columns(
         return insert_ignore(session, model, rows, conflict=conflict)
     stmt, pairs = plan
     inserted = 0
+    converted = [(name, convert) for name, convert in pairs if convert is not None]
     for part in chunks(rows):
-        payload = [
-            {name: value if convert is None or value is None else convert(value)
-             for name, convert in pairs for value in (row[name],)}
-            for row in part
-        ]  # fmt: skip
+        payload = part if not converted else [_converted(row, converted) for row in part]
         result = cast("CursorResult[Any]", session.execute(stmt, {"rows": payload}))
         inserted += result.rowcount
     return inserted
+
+
+def _converted(row: dict[str, Any], converters: Sequence[tuple[str, Converter]]) -> dict[str, Any]:
+    out = dict(row)
+    for name, convert in converters:
+        value = out[name]
+        if value is not None:
+            out[name] = convert(value)
+    return out
 
 
 @functools.lru_cache(maxsize=128)
@@ -149,33 +155,24 @@ _UNSUPPORTED: Converter = lambda value: value  # noqa: E731 - a sentinel, compar
 
 
 def _json_converter(kind: TypeEngine[Any], dialect: Dialect) -> Converter | None:
-    """Return how a value of ``kind`` becomes JSON (``None``: as it is), or ``_UNSUPPORTED``."""
-    bind = None
+    """Return how a value of ``kind`` becomes JSON (``None``: as it is), or ``_UNSUPPORTED``.
+
+    The engine writes JSON with orjson (``core.db.json_text``), which takes UUIDs, dates and aware
+    datetimes as they are; only type decorators (encryption, the UTC check) convert in Python.
+    """
     if isinstance(kind, TypeDecorator):
         decorator = kind
+        if not isinstance(decorator.impl_instance, _JSON_READY):
+            return _UNSUPPORTED
 
         def bind(value: Any) -> Any:
             return decorator.process_bind_param(value, dialect)
 
-        kind = decorator.impl_instance
-    if isinstance(kind, Uuid):
-        to_json: Converter | None = str
-    elif isinstance(kind, (DateTime, Date)):
-        to_json = _isoformat
-    elif isinstance(kind, (JSON, String, Integer, Boolean)):
-        to_json = None
-    else:
-        return _UNSUPPORTED
-    if bind is None:
-        return to_json
-    if to_json is None:
         return bind
-    after = to_json
-    return lambda value: after(bind(value))
+    return None if isinstance(kind, _JSON_READY) else _UNSUPPORTED
 
 
-def _isoformat(value: Any) -> Any:
-    return value.isoformat()
+_JSON_READY = (Uuid, DateTime, Date, JSON, String, Integer, Boolean)
 
 
 def lock_for_writing(session: Session, model: type[Any]) -> None:

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, ClassVar
 
+import orjson
 import structlog
 from sqlalchemy import (
     Connection,
@@ -117,6 +118,8 @@ def _normalise_url(url: str) -> str:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and real savepoints."""
     url = _normalise_url(url)
+    kwargs.setdefault("json_serializer", json_text)
+    kwargs.setdefault("json_deserializer", orjson.loads)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
 
@@ -154,6 +157,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _drop_if_closed_by_server(dbapi_conn, driver_error)
 
     return engine
+
+
+def json_text(value: Any) -> str:
+    """JSON for PostgreSQL's JSON parameters and columns, written by orjson.
+
+    Several times faster than the standard library on event payloads, and it writes UUIDs and
+    aware datetimes itself (ISO 8601 with offset), so bulk rows need no conversion in Python.
+    Dict keys that are not strings become strings, as with ``json.dumps``.
+    """
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _drop_if_closed_by_server(dbapi_conn: Any, driver_error: type[Exception]) -> None:

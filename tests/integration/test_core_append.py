@@ -1,0 +1,126 @@
+"""core.append: the same rows whichever way the values travel to the database."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+from sqlalchemy import event, select
+
+from siyu.core.append import append_frame, frame_ids, one_of
+from siyu.core.db import CrossTenantWrite, Database, unit_of_work
+from siyu.customers import service as customers
+from siyu.customers.models import Customer, Gender
+from siyu.customers.schemas import CustomerCreate
+from tests.factories import bare_tenant
+
+NAMES = ["周,一", "吴\x1f二", "郑\t三", "王|四", "plain", "a,b\x1f\tc|d"]
+
+
+@pytest.mark.parametrize(
+    "wanted",
+    [
+        ["plain"],
+        ["plain", "周,一"],  # a comma inside a value: another separator
+        ["a,b\x1f\tc|d", "plain"],  # every separator inside one value: the array parameter
+        ["", "plain"],  # empty text would vanish in a split
+        NAMES,
+        [],
+    ],
+)
+def test_one_of_text_values_match_exactly(database: Database, wanted: list[str]) -> None:
+    actor = bare_tenant()
+    with unit_of_work(actor) as db:
+        for name in NAMES:
+            customers.create_customer(db, actor, data=CustomerCreate(name=name))
+        found = db.scalars(select(Customer.name).where(one_of(db, Customer.name, wanted))).all()
+        assert sorted(n for n in found if n is not None) == sorted(set(wanted) & set(NAMES))
+
+
+def test_one_of_uuid_and_enum_values(database: Database) -> None:
+    actor = bare_tenant()
+    with unit_of_work(actor) as db:
+        made = [
+            customers.create_customer(db, actor, data=CustomerCreate(name=f"c{i}")).id
+            for i in range(3)
+        ]
+        wanted = [made[0], made[2], uuid.uuid4()]
+        found = db.scalars(select(Customer.id).where(one_of(db, Customer.id, wanted))).all()
+        assert sorted(found) == sorted(made[::2])
+        genders = db.scalars(
+            select(Customer.id).where(one_of(db, Customer.gender, [Gender.UNKNOWN]))
+        ).all()
+        assert sorted(genders) == sorted(made)
+
+
+def test_one_of_sends_one_text_parameter_on_postgresql(database: Database) -> None:
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes a parameter per value")
+    actor = bare_tenant()
+    sent: list[object] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        sent.append(parameters)
+
+    with unit_of_work(actor) as db:
+        event.listen(database.engine, "before_cursor_execute", record)
+        try:
+            ids = [uuid.uuid4() for _ in range(1_000)]
+            assert db.scalars(select(Customer.id).where(one_of(db, Customer.id, ids))).all() == []
+        finally:
+            event.remove(database.engine, "before_cursor_execute", record)
+    values = [v for p in sent if isinstance(p, dict) for v in p.values()]
+    assert ",".join(str(i) for i in ids) in values
+    assert not any(isinstance(v, list) for v in values)
+
+
+@pytest.mark.parametrize("count", [3, 200])  # the small path (parameters) and COPY/executemany
+def test_append_frame_constants_are_stored_like_columns(database: Database, count: int) -> None:
+    """Constants given to ``append_frame`` land in every row exactly as frame columns would:
+    ids, aware times, plain text, nulls and encrypted PII (read back decrypted)."""
+    actor = bare_tenant()
+    now = datetime(2026, 11, 23, 12, 30, 15, 123456, tzinfo=UTC)
+    ids = frame_ids(count)
+    frame = pl.DataFrame(
+        {"id": ids, "name": [f"客户{i}" for i in range(count)]},
+        schema={"id": pl.Utf8, "name": pl.Utf8},
+    )
+    with unit_of_work(actor) as db:
+        appended = append_frame(
+            db,
+            Customer,
+            frame,
+            {
+                "tenant_id": actor.tenant_id,
+                "gender": Gender.FEMALE.value,
+                "city": "杭州",
+                "email": "same@example.com",
+                "birthday_on": None,
+                "org_unit_id": None,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        assert appended == count
+        rows = db.execute(
+            select(Customer.id, Customer.name, Customer.gender, Customer.city, Customer.email,
+                   Customer.created_at, Customer.birthday_on)
+            .where(one_of(db, Customer.id, [uuid.UUID(i) for i in ids.to_list()]))
+            .order_by(Customer.name)
+        ).all()  # fmt: skip
+    assert len(rows) == count
+    assert {r.gender for r in rows} == {Gender.FEMALE}
+    assert {r.city for r in rows} == {"杭州"}
+    assert {r.email for r in rows} == {"same@example.com"}
+    assert {r.created_at for r in rows} == {now}
+    assert {r.birthday_on for r in rows} == {None}
+    assert sorted(r.name for r in rows) == sorted(f"客户{i}" for i in range(count))
+
+
+def test_append_frame_refuses_another_tenants_constant(database: Database) -> None:
+    actor, other = bare_tenant(), bare_tenant()
+    frame = pl.DataFrame({"id": frame_ids(1), "name": ["x"]})
+    with unit_of_work(actor) as db, pytest.raises(CrossTenantWrite):
+        append_frame(db, Customer, frame, {"tenant_id": other.tenant_id})
