@@ -145,6 +145,20 @@ def _split_pairs(db: Session, ids: Sequence[uuid.UUID]) -> set[frozenset[uuid.UU
     return {frozenset((r.survivor_id, r.merged_id)) for r in rows}
 
 
+def _anchor(found: Sequence[Customer], owners: dict[IdentityKey, uuid.UUID]) -> Customer:
+    """The customer a record belongs to when an operator's split keeps its customers apart.
+
+    That is the one already holding most of the record's exclusive keys (its own unionid,
+    external_userid, buyer id...), not merely the oldest: a phone noted again on a contact the
+    operator separated from a buyer must stay with the contact. Ties go to the oldest.
+    """
+    held = {c.id: 0 for c in found}
+    for key, owner in owners.items():
+        if key.kind in EXCLUSIVE and owner in held:
+            held[owner] += 1
+    return max(found, key=lambda c: held[c.id])  # max keeps the first (oldest) of equals
+
+
 def resolve(
     db: Session,
     actor: Actor,
@@ -201,9 +215,10 @@ def resolve(
             occurred_at=clock.now(),
         )
     else:
-        survivor, others = found[0], found[1:]
-        result.customer_id = survivor.id
         split = _split_pairs(db, [c.id for c in found])
+        survivor = _anchor(found, owners) if split else found[0]
+        others = [c for c in found if c.id != survivor.id]
+        result.customer_id = survivor.id
         for other in others:
             if frozenset((survivor.id, other.id)) in split:
                 continue

@@ -69,7 +69,7 @@ def seed(
     return ids
 
 
-def state(db: Any, ids: list[uuid.UUID]) -> dict[str, list[tuple[object, ...]]]:
+def state(db: Any, ids: list[uuid.UUID]) -> dict[str, list[Any]]:
     """What merges touch, with customers named by their position in ``ids``."""
     at: dict[uuid.UUID | None, int] = {cid: n for n, cid in enumerate(ids)}
     customers = sorted(
@@ -172,11 +172,12 @@ def test_bridging_batch_merges_and_unmerges_as_one_by_one(
 
 def merge_of(db: Any, ids: list[uuid.UUID], pair: tuple[int, int]) -> uuid.UUID:
     survivor, merged = ids[pair[0]], ids[pair[1]]
-    return db.scalars(
+    found: uuid.UUID = db.scalars(
         select(MergeRecord.id).where(
             MergeRecord.survivor_id == survivor, MergeRecord.merged_id == merged
         )
     ).one()
+    return found
 
 
 @contextmanager
@@ -262,3 +263,26 @@ def test_a_pair_an_operator_split_is_not_merged_again_by_a_batch(database: Datab
         assert result.customer_ids == [first]
         live = db.scalars(select(Customer.id).where(Customer.merged_into_id.is_(None))).all()
         assert sorted(live) == sorted([first, second])
+
+
+def test_a_record_kept_from_a_split_partner_stays_with_the_owner_of_its_own_keys(
+    database: Database,
+) -> None:
+    """The buyer is older, but the record carrying the contact's unionid belongs to the contact."""
+    actor = bare_tenant()
+    unionid = make_key(KeyKind.UNIONID, "o6_bmjrPTlm6_2sgVt7hMZOPfL2M")
+    with unit_of_work(actor) as db:
+        buyer = identity.resolve(db, actor, keys=[phone(0)], source="tmall").customer_id
+        contact = identity.resolve(db, actor, keys=[unionid], source="wecom").customer_id
+        joined = identity.resolve(db, actor, keys=[unionid, phone(0)], source="wecom")
+        assert (joined.customer_id, joined.merged_ids) == (buyer, [contact])
+        identity.unmerge(db, actor, identity.merge_history(db, actor, buyer)[0].id)
+    with unit_of_work(actor) as db:
+        again = identity.resolve(db, actor, keys=[unionid, phone(0)], source="wecom")
+        assert (again.customer_id, again.merged_ids) == (contact, [])
+        batch = bulk.resolve_batch(
+            db, actor, [bulk.Record(keys=[phone(0), unionid])], source="wecom"
+        )
+        assert (batch.customer_ids, batch.merged_ids) == ([contact], [])
+        owners = {i.kind: i.customer_id for i in db.scalars(select(Identity))}
+        assert owners == {"phone": buyer, "unionid": contact}
