@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import uuid
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
@@ -76,3 +81,18 @@ def test_blind_index_is_per_tenant_and_key() -> None:
         t2, "phone", "13800001111"
     )
     assert ring.blind_index(t1, "phone", "x") != ring.blind_index(t1, "email", "x")
+
+
+@given(st.lists(st.text(max_size=80), max_size=5), st.sampled_from(["phone", "email", "id:x:"]))
+def test_blind_indexes_are_hmac_sha256_under_the_hkdf_tenant_key(
+    values: list[str], kind: str
+) -> None:
+    blind = generate_key()
+    ring = _ring({"k1": generate_key()}, "k1", blind)
+    tenant = uuid.UUID("0190f3a2-1111-7222-8333-444455556666")
+    key = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"siyu-blind-index:" + tenant.bytes
+    ).derive(base64.urlsafe_b64decode(blind))
+    expected = [hmac.new(key, f"{kind}:{v}".encode(), hashlib.sha256).hexdigest() for v in values]
+    assert ring.blind_indexes(tenant, kind, values) == expected
+    assert [ring.blind_index(tenant, kind, v) for v in values] == expected

@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 
 from siyu.core.actor import Actor, Role
 from siyu.core.append import append_frame, frame_ids, one_of
+from siyu.core.clock import utcnow
 from siyu.customers import survivorship
 from siyu.customers.models import Customer, Gender
-from siyu.customers.service import _apply, _normalise_email, phone_index
-from siyu.security.pii import blind_index
+from siyu.customers.service import _apply, _normalise_email, normalised_phone, phone_index
+from siyu.security.pii import blind_index, blind_indexes
 from siyu.security.rbac import Perm, require
 
 PROFILE_KEYS = ("name", "phone", "email", "province", "city", "member_no")
@@ -53,15 +54,9 @@ def create_many(
     for profile in profiles:
         phone = profile.get("phone")
         email = profile.get("email")
-        phone_value, phone_bidx = phone_index(tenant_id, phone) if phone else (None, None)
-        email_value = _normalise_email(email) if email else None
         column["name"].append(profile.get("name") or None)
-        column["phone"].append(phone_value)
-        column["phone_bidx"].append(phone_bidx)
-        column["email"].append(email_value)
-        column["email_bidx"].append(
-            blind_index(tenant_id, "email", email_value) if email_value else None
-        )
+        column["phone"].append(normalised_phone(phone) if phone else None)
+        column["email"].append(_normalise_email(email) if email else None)
         column["province"].append(profile.get("province") or None)
         column["city"].append(profile.get("city") or None)
         column["member_no"].append(profile.get("member_no") or None)
@@ -70,24 +65,26 @@ def create_many(
         if text is None:
             text = sources.setdefault(given, json.dumps(dict.fromkeys(given, source)))
         column["field_sources"].append(text)
+    for field in ("phone", "email"):  # blind indexes as ``phone_index`` and ``_apply`` give them
+        values = column[field]
+        indexes = iter(blind_indexes(tenant_id, field, [v for v in values if v is not None]))
+        column[f"{field}_bidx"] = [None if v is None else next(indexes) for v in values]
     ids = frame_ids(len(profiles))
-    stamp = pl.lit(now, dtype=pl.Datetime("us", "UTC"))
     frame = pl.DataFrame(column, schema=dict.fromkeys(_CREATED_COLUMNS, pl.Utf8))
     append_frame(
         db,
         Customer,
-        frame.select(
-            pl.lit(str(tenant_id)).alias("tenant_id"),
-            ids,
-            pl.all(),
-            pl.lit(Gender.UNKNOWN.value).alias("gender"),
-            pl.lit(None, dtype=pl.Utf8).alias("birthday_on"),
-            pl.lit(str(org_unit_id) if org_unit_id else None, dtype=pl.Utf8).alias("org_unit_id"),
-            pl.lit(str(owner) if owner else None, dtype=pl.Utf8).alias("owner_staff_id"),
-            pl.lit(None, dtype=pl.Utf8).alias("merged_into_id"),
-            stamp.alias("created_at"),
-            stamp.alias("updated_at"),
-        ),
+        frame.with_columns(ids),
+        {
+            "tenant_id": tenant_id,
+            "gender": Gender.UNKNOWN.value,
+            "birthday_on": None,
+            "org_unit_id": org_unit_id,
+            "owner_staff_id": owner,
+            "merged_into_id": None,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
     return [uuid.UUID(i) for i in ids.to_list()]
 
@@ -104,14 +101,16 @@ def apply_many(
     """Give each customer the profile values that win under the tenant's survivorship rules
     (by default: only the fields it lacks); return how many customers changed."""
     require(actor, Perm.CUSTOMERS_WRITE)
-    rules = survivorship.rules(db, actor)
     wanted = {
         cid: {k: v for k, v in p.items() if k in PROFILE_KEYS and v not in survivorship.EMPTY}
         for cid, p in profiles.items()
     }
     ids = [cid for cid, values in wanted.items() if values]
+    if not ids:  # nothing offered (an event naming known people): no rules to read
+        return 0
+    rules = survivorship.rules(db, actor)
     if all(rules.rule_for(k).rule is survivorship.Rule.KEEP_FIRST for k in _SURVIVING):
-        ids = _with_gaps(db, ids, wanted)
+        return _fill_gaps(db, actor, ids, wanted, source)
     changed = 0
     for start in range(0, len(ids), _CHUNK):
         part = ids[start : start + _CHUNK]
@@ -128,29 +127,79 @@ def apply_many(
 _SURVIVING = [k for k in PROFILE_KEYS if k in survivorship.SURVIVING_FIELDS]
 
 
-def _with_gaps(
-    db: Session, ids: Sequence[uuid.UUID], wanted: Mapping[uuid.UUID, Mapping[str, Any]]
-) -> list[uuid.UUID]:
-    """The customers lacking one of the fields offered to them: under ``keep_first`` no other
-    customer can change, so only these are loaded (read as "is it empty", nothing decrypted)."""
+def _fill_gaps(
+    db: Session,
+    actor: Actor,
+    ids: Sequence[uuid.UUID],
+    wanted: Mapping[uuid.UUID, Mapping[str, Any]],
+    source: str,
+) -> int:
+    """``apply_many`` under ``keep_first``: each customer takes the offered fields it lacks.
+
+    No other field can change, so only "is it empty" is read (nothing decrypted, no ORM
+    objects) and the gaps are filled by executemany updates, one per set of fields filled.
+    Phones and emails get their blind indexes as ``_apply`` gives them; customers the session
+    holds are expired so they are read again.
+    """
+    db.flush()
     empty = {
         k: getattr(Customer, k).is_(None)
         if k in Customer.PII_FIELDS
         else or_(getattr(Customer, k).is_(None), getattr(Customer, k) == "")
         for k in _SURVIVING
     }
-    found = []
+    tenant_id = actor.tenant_id
+    by_fields: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for start in range(0, len(ids), _CHUNK):
-        part = ids[start : start + _CHUNK]
         rows = db.execute(
-            select(Customer.id, *(e.label(k) for k, e in empty.items())).where(
-                one_of(db, Customer.id, part)
+            select(Customer.id, Customer.field_sources, *(e.label(k) for k, e in empty.items()))
+            .where(one_of(db, Customer.id, ids[start : start + _CHUNK]))
+        )  # fmt: skip
+        for row in rows:
+            offered = wanted[row.id]
+            fields = tuple(k for k in _SURVIVING if k in offered and getattr(row, k))
+            if not fields:
+                continue
+            values: dict[str, Any] = {"k_id": row.id}
+            for k in fields:
+                if k == "phone":
+                    values["v_phone"], values["v_phone_bidx"] = phone_index(tenant_id, offered[k])
+                elif k == "email":
+                    email = _normalise_email(offered[k])
+                    values["v_email"] = email
+                    values["v_email_bidx"] = blind_index(tenant_id, "email", email)
+                else:
+                    values[f"v_{k}"] = offered[k]
+            values["v_field_sources"] = {
+                **(row.field_sources or {}),
+                **dict.fromkeys(fields, source),
+            }
+            by_fields.setdefault(fields, []).append(values)
+    table = cast("Table", Customer.__table__)
+    now = utcnow()
+    for fields, changes in by_fields.items():
+        columns = [c for k in fields for c in ((k, f"{k}_bidx") if k in _INDEXED else (k,))]
+        stmt = (
+            update(table)
+            .where(table.c.tenant_id == tenant_id, table.c.id == bindparam("k_id"))
+            .values(
+                {
+                    **{name: bindparam(f"v_{name}") for name in (*columns, "field_sources")},
+                    "updated_at": now,
+                }
             )
         )
-        for row in rows:
-            if any(getattr(row, k) for k in wanted[row.id] if k in empty):
-                found.append(row.id)
-    return found
+        for start in range(0, len(changes), _CHUNK):
+            db.execute(stmt, changes[start : start + _CHUNK])
+    changed = {values["k_id"] for changes in by_fields.values() for values in changes}
+    for held in list(db.identity_map.values()):
+        if isinstance(held, Customer) and held.id in changed:
+            db.expire(held)
+    return len(changed)
+
+
+_INDEXED = ("phone", "email")
+"""Fields stored with a blind index column beside them (``<field>_bidx``)."""
 
 
 def settle_many(

@@ -42,16 +42,21 @@ def _normalise_email(raw: str) -> str:
     return email
 
 
-def phone_index(tenant_id: uuid.UUID, raw: str) -> tuple[str, str]:
-    """Return ``(normalised phone, blind index)`` for a phone typed by a person."""
+def normalised_phone(raw: str) -> str:
+    """A phone typed by a person, normalised; a bad one is an error naming the ``phone`` field."""
     try:
-        phone = normalise_phone(raw)
+        return normalise_phone(raw)
     except InvalidInput as exc:
         raise InvalidInput(
             exc.detail,
             hint=exc.hint,
             errors=[FieldError(field="phone", reason="not a mainland mobile number", value=raw)],
         ) from exc
+
+
+def phone_index(tenant_id: uuid.UUID, raw: str) -> tuple[str, str]:
+    """Return ``(normalised phone, blind index)`` for a phone typed by a person."""
+    phone = normalised_phone(raw)
     return phone, blind_index(tenant_id, "phone", phone)
 
 

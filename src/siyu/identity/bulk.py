@@ -34,12 +34,13 @@ from siyu.customers.models import Customer
 from siyu.customers.schemas import CustomerCreate
 from siyu.events.models import Event, EventType
 from siyu.identity import bridges, service
-from siyu.identity.keys import EXCLUSIVE, IdentityKey, junk_reason
+from siyu.identity.keys import EXCLUSIVE, IdentityKey, junk_reason, key_hashes
 from siyu.identity.models import Identity, JunkKey, JunkStatus
 from siyu.security.rbac import Perm, require
 
 _CHUNK = 20_000
 _IDENTITY: Table = Identity.__table__  # type: ignore[assignment]  # a mapped class's Table
+_JUNK: Table = JunkKey.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def _by_namespace(
 ) -> dict[tuple[str, str], dict[str, IdentityKey]]:
     groups: dict[tuple[str, str], dict[str, IdentityKey]] = defaultdict(dict)
     for key in keys:
-        groups[(key.kind.value, key.namespace)][hashes[key]] = key
+        groups[key.space][hashes[key]] = key
     return groups
 
 
@@ -97,18 +98,20 @@ def _flagged(
     db: Session, keys: Sequence[IdentityKey], hashes: Mapping[IdentityKey, str]
 ) -> set[IdentityKey]:
     found: set[IdentityKey] = set()
+    tenant_id = session_tenant(db)  # a Core statement: it names the tenant itself
     for (kind, namespace), by_hash in _by_namespace(keys, hashes).items():
         wanted = list(by_hash)
         for start in range(0, len(wanted), _CHUNK):
-            rows = db.scalars(
-                select(JunkKey.key_hash).where(
-                    JunkKey.kind == kind,
-                    JunkKey.namespace == namespace,
-                    one_of(db, JunkKey.key_hash, wanted[start : start + _CHUNK]),
-                    JunkKey.status == JunkStatus.FLAGGED,
+            rows = db.execute(
+                select(_JUNK.c.key_hash).where(
+                    _JUNK.c.tenant_id == tenant_id,
+                    _JUNK.c.kind == kind,
+                    _JUNK.c.namespace == namespace,
+                    one_of(db, _JUNK.c.key_hash, wanted[start : start + _CHUNK]),
+                    _JUNK.c.status == JunkStatus.FLAGGED,
                 )
             )
-            found.update(by_hash[h] for h in rows)
+            found.update(by_hash[h] for (h,) in rows)
     return found
 
 
@@ -157,23 +160,31 @@ def resolve_batch(
     for codes in coded:
         for n in codes:
             uses[n] += 1
-    hashes = {k: k.hash(tenant_id) for k in keys}
+    hashes = key_hashes(tenant_id, keys)
     static = {k: reason for k in keys if (reason := junk_reason(k)) is not None}
     flagged = _flagged(db, [k for k in keys if k not in static], hashes)
     junk = {**static, **dict.fromkeys(flagged, "flagged earlier")}
+    exclusive = [k.kind in EXCLUSIVE for k in keys]
     if fanout_limit is not None:
-        crowded = _crowded_keys(
-            [[k for k in r.keys if k not in junk] for r in records], fanout_limit
+        junk_now = {number[k] for k in junk}
+        crowded = _crowded_numbers(
+            [[n for n in codes if n not in junk_now] for codes in coded],
+            exclusive,
+            [k.space for k in keys],
+            fanout_limit,
         )
-        junk.update(dict.fromkeys(crowded, f"links more than {fanout_limit} distinct people"))
+        junk.update(
+            dict.fromkeys(
+                (keys[n] for n in crowded), f"links more than {fanout_limit} distinct people"
+            )
+        )
     for key, reason in junk.items():
         service.flag_junk(db, actor, key, reason, clock=clock, hits=uses[number[key]])
     is_junk = [False] * len(keys)
     for key in junk:
         is_junk[number[key]] = True
     ucoded = [[n for n in codes if not is_junk[n]] for codes in coded]
-    usable = [[keys[n] for n in codes] for codes in ucoded]
-    owners = owners_of(db, [k for k in keys if not is_junk[number[k]]], hashes)
+    owners = owners_of(db, [k for n, k in enumerate(keys) if not is_junk[n]], hashes)
     owner_of: list[uuid.UUID | None] = [None] * len(keys)
     for key, owned in owners.items():
         owner_of[number[key]] = owned
@@ -210,18 +221,22 @@ def resolve_batch(
         else:
             lonely.append(index)
 
-    def component_keys(indexes: list[int]) -> set[int]:
-        return {n for i in indexes for n in ucoded[i]}
-
+    # each component's distinct keys (a lone record's are its own, already distinct)
+    component_keys: dict[int, Sequence[int]] = {
+        root: ucoded[indexes[0]]
+        if len(indexes) == 1
+        else list({n for i in indexes for n in ucoded[i]})
+        for root, indexes in members.items()
+    }
     touched: dict[int, set[uuid.UUID]] = {}
     exclusive_new: set[int] = set()  # components bringing an exclusive key nobody owns yet
-    for root, indexes in members.items():
+    for root, component in component_keys.items():
         found: set[uuid.UUID] = set()
-        for n in component_keys(indexes):
+        for n in component:
             holder = owner_of[n]
             if holder is not None:
                 found.add(holder)
-            elif keys[n].kind in EXCLUSIVE:
+            elif exclusive[n]:
                 exclusive_new.add(root)
         touched[root] = found
     bridging = bridges.mergeable(
@@ -248,18 +263,18 @@ def resolve_batch(
             # merged together, the customers would hold all their exclusive ids at once
             counts: Counter[tuple[str, str]] = Counter()
             for owner in found:
-                counts.update(existing_counts.get(owner, Counter()))
-            for n in component_keys(indexes):
-                key = keys[n]
-                if key.kind in EXCLUSIVE and owner_of[n] is None:
-                    counts[(key.kind.value, key.namespace)] += 1
+                if owner in existing_counts:
+                    counts.update(existing_counts[owner])
+            for n in component_keys[root]:
+                if exclusive[n] and owner_of[n] is None:
+                    counts[keys[n].space] += 1
             if any(count > fanout_limit for count in counts.values()):
                 careful.extend(indexes)
                 continue
         if len(found) > 1:
             survivor, *others = bridging[root]
             evidence: dict[uuid.UUID, list[str]] = defaultdict(list)
-            for n in component_keys(indexes):
+            for n in component_keys[root]:
                 holder = owner_of[n]
                 if holder is not None:
                     evidence[holder].append(keys[n].label)
@@ -288,19 +303,23 @@ def resolve_batch(
         source=source,
     )
 
-    fresh: dict[IdentityKey, uuid.UUID] = {}
+    fresh: dict[int, uuid.UUID] = {}  # keys nobody owned: the customer of their first record
     for indexes in [*new_groups, *joins.values()]:
         for i in indexes:
-            for key in usable[i]:
-                if key not in owners:
-                    fresh.setdefault(key, result.customer_ids[i])
-    _append_identities(db, tenant_id, fresh, hashes, source=source, now=now)
+            customer_id = result.customer_ids[i]
+            for n in ucoded[i]:
+                if owner_of[n] is None and n not in fresh:
+                    fresh[n] = customer_id
+    _append_identities(
+        db, tenant_id, {keys[n]: c for n, c in fresh.items()}, hashes, source=source, now=now
+    )
     _touch(db, list(owners), hashes, now)
+    label_of: dict[int, str] = {}
     _append_created_events(
         db,
         tenant_id,
         [
-            (cid, [usable[i] for i in indexes])
+            (cid, _labels([n for i in indexes for n in ucoded[i]], keys, label_of))
             for cid, indexes in zip(created, new_groups, strict=True)
         ],
         source=source,
@@ -312,7 +331,7 @@ def resolve_batch(
         resolution = service.resolve(
             db,
             actor,
-            keys=usable[i],
+            keys=[keys[n] for n in ucoded[i]],
             source=source,
             profile=CustomerCreate(**_first_values(records, [i])),
             fanout_limit=fanout_limit,
@@ -346,18 +365,57 @@ def _crowded_keys(records: Sequence[Sequence[IdentityKey]], limit: int) -> set[I
     customers, not a person: it is flagged before it links anyone (record by record, the first
     ``limit`` buyers would have been merged before the key was caught).
     """
-    seen: dict[IdentityKey, dict[tuple[str, str], set[str]]] = {}
-    for keys in records:
-        exclusive = [k for k in keys if k.kind in EXCLUSIVE]
-        if not exclusive:
+    number: dict[IdentityKey, int] = {}
+    coded = [[number.setdefault(k, len(number)) for k in keys] for keys in records]
+    keys = list(number)
+    crowded = _crowded_numbers(
+        coded,
+        [k.kind in EXCLUSIVE for k in keys],
+        [k.space for k in keys],
+        limit,
+    )
+    return {keys[n] for n in crowded}
+
+
+def _crowded_numbers(
+    records: Sequence[Sequence[int]],
+    exclusive: Sequence[bool],
+    space: Sequence[tuple[str, str]],
+    limit: int,
+) -> set[int]:
+    """``_crowded_keys`` over numbered keys: ``exclusive`` and ``space`` (kind, namespace) of
+    each key number; within a space, distinct numbers are distinct values."""
+    seen: dict[int, dict[tuple[str, str], set[int]]] = {}
+    for codes in records:
+        ids = [n for n in codes if exclusive[n]]
+        if not ids:
             continue
-        for key in keys:
-            if key.kind in EXCLUSIVE:
+        for n in codes:
+            if exclusive[n]:
                 continue
-            groups = seen.setdefault(key, {})
-            for ex in exclusive:
-                groups.setdefault((ex.kind.value, ex.namespace), set()).add(ex.value)
-    return {key for key, groups in seen.items() if any(len(v) > limit for v in groups.values())}
+            groups = seen.get(n)
+            if groups is None:
+                groups = seen[n] = {}
+            for e in ids:
+                found = groups.get(space[e])
+                if found is None:
+                    groups[space[e]] = {e}
+                else:
+                    found.add(e)
+    return {n for n, groups in seen.items() if any(len(v) > limit for v in groups.values())}
+
+
+def _labels(
+    numbers: Sequence[int], keys: Sequence[IdentityKey], known: dict[int, str]
+) -> list[str]:
+    """The sorted distinct labels of numbered keys (``known`` caches each number's label)."""
+    found = set()
+    for n in numbers:
+        label = known.get(n)
+        if label is None:
+            label = known[n] = keys[n].label
+        found.add(label)
+    return sorted(found)
 
 
 def _first_values(records: Sequence[Record], indexes: Sequence[int]) -> dict[str, Any]:
@@ -429,75 +487,63 @@ def _append_identities(
     keys = list(owners)
     frame = pl.DataFrame(
         {
+            "id": frame_ids(len(keys)),
             "customer_id": [str(c) for c in owners.values()],
             "kind": [k.kind.value for k in keys],
             "namespace": [k.namespace for k in keys],
             "key_hash": [hashes[k] for k in keys],
             "value": [k.value for k in keys],
         },
-        schema=dict.fromkeys(("customer_id", "kind", "namespace", "key_hash", "value"), pl.Utf8),
+        schema=dict.fromkeys(
+            ("id", "customer_id", "kind", "namespace", "key_hash", "value"), pl.Utf8
+        ),
     )
-    stamp = pl.lit(now, dtype=pl.Datetime("us", "UTC"))
     append_frame(
         db,
         Identity,
-        frame.select(
-            pl.lit(str(tenant_id)).alias("tenant_id"),
-            frame_ids(frame.height).alias("id"),
-            pl.all(),
-            pl.lit(source).alias("source"),
-            stamp.alias("last_seen_at"),
-            stamp.alias("created_at"),
-        ),
+        frame,
+        {"tenant_id": tenant_id, "source": source, "last_seen_at": now, "created_at": now},
     )
 
 
 def _append_created_events(
     db: Session,
     tenant_id: uuid.UUID,
-    created: Sequence[tuple[uuid.UUID, Sequence[Sequence[IdentityKey]]]],
+    created: Sequence[tuple[uuid.UUID, Sequence[str]]],
     *,
     source: str,
     now: datetime,
 ) -> None:
-    """Record ``customer.created`` for the customers a batch created, naming their key kinds."""
+    """Record ``customer.created`` for the customers a batch created, naming their key kinds
+    (``created`` pairs each customer with the sorted distinct labels of its keys)."""
     if not created:
         return
-    labels: dict[tuple[str, str], str] = {}
     texts: dict[tuple[str, ...], str] = {}
     data = []
-    for _, records in created:
-        found = tuple(
-            sorted(
-                {
-                    labels.get((k.kind, k.namespace))
-                    or labels.setdefault((k.kind, k.namespace), k.label)
-                    for keys in records
-                    for k in keys
-                }
-            )
-        )
+    for _, labels in created:
+        found = tuple(labels)
         text = texts.get(found)
         if text is None:
             text = texts.setdefault(found, json.dumps({"keys": list(found)}, ensure_ascii=False))
         data.append(text)
     frame = pl.DataFrame(
-        {"customer_id": [str(c) for c, _ in created], "data": data},
-        schema={"customer_id": pl.Utf8, "data": pl.Utf8},
+        {
+            "id": frame_ids(len(created)),
+            "customer_id": [str(c) for c, _ in created],
+            "data": data,
+        },
+        schema={"id": pl.Utf8, "customer_id": pl.Utf8, "data": pl.Utf8},
     )
-    stamp = pl.lit(now, dtype=pl.Datetime("us", "UTC"))
     append_frame(
         db,
         Event,
-        frame.select(
-            pl.lit(str(tenant_id)).alias("tenant_id"),
-            frame_ids(frame.height).alias("id"),
-            pl.lit(EventType.CUSTOMER_CREATED.value).alias("type"),
-            stamp.alias("occurred_at"),
-            stamp.alias("recorded_at"),
-            pl.col("customer_id"),
-            pl.lit(source).alias("source"),
-            pl.lit(None, dtype=pl.Utf8).alias("idempotency_key"),
-            pl.col("data"),
-        ),
+        frame,
+        {
+            "tenant_id": tenant_id,
+            "type": EventType.CUSTOMER_CREATED.value,
+            "occurred_at": now,
+            "recorded_at": now,
+            "source": source,
+            "idempotency_key": None,
+        },
     )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from siyu.core.errors import FieldError, InvalidInput
 from siyu.core.phone import normalise_phone
-from siyu.security.pii import blind_index
+from siyu.security.pii import blind_index, blind_indexes
 
 
 class KeyKind(StrEnum):
@@ -44,6 +46,7 @@ PHONE_BLOCKLIST = {
 }
 _REPEATED = re.compile(r"(\d)\1{6,}")
 _SEQUENTIAL = ("12345678", "23456789", "98765432", "87654321")
+_SEQUENTIAL_RUN = re.compile("|".join(_SEQUENTIAL))
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _JUNK_TEXT = {"", "-", "null", "none", "无", "未知", "test", "0"}
 
@@ -55,6 +58,18 @@ class IdentityKey:
     kind: KeyKind
     value: str
     namespace: str = ""
+    space: tuple[str, str] = field(init=False, repr=False, compare=False)
+    """``(kind value, namespace)``: where the value is unique, as the identity index has it."""
+    _hash: int = field(init=False, repr=False, compare=False)
+    """The hash of the compared fields, computed once: batch OneID hashes each key many times
+    (an enum member hashes in Python)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "space", (str(self.kind), self.namespace))
+        object.__setattr__(self, "_hash", hash((self.kind, self.value, self.namespace)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def hash(self, tenant_id: uuid.UUID) -> str:
         """Return the per-tenant blind index of this key."""
@@ -90,6 +105,18 @@ def make_key(kind: KeyKind | str, raw: str, namespace: str = "") -> IdentityKey:
     return IdentityKey(kind=kind, value=value, namespace=namespace)
 
 
+def key_hashes(tenant_id: uuid.UUID, keys: Iterable[IdentityKey]) -> dict[IdentityKey, str]:
+    """Return each key's ``hash(tenant_id)``, one blind-index key derivation per key kind."""
+    spaces: dict[tuple[str, str], list[IdentityKey]] = defaultdict(list)
+    for key in keys:
+        spaces[key.space].append(key)
+    out: dict[IdentityKey, str] = {}
+    for (kind, namespace), members in spaces.items():
+        found = blind_indexes(tenant_id, f"id:{kind}:{namespace}", [k.value for k in members])
+        out.update(zip(members, found, strict=True))
+    return out
+
+
 def junk_reason(key: IdentityKey) -> str | None:
     """Return why a key must never merge customers, or ``None`` when it may."""
     if key.value.lower() in _JUNK_TEXT:
@@ -99,6 +126,6 @@ def junk_reason(key: IdentityKey) -> str | None:
             return "known placeholder or test number"
         if _REPEATED.search(key.value):
             return "seven or more repeated digits"
-        if any(seq in key.value for seq in _SEQUENTIAL):
+        if _SEQUENTIAL_RUN.search(key.value):
             return "sequential digits"
     return None

@@ -35,7 +35,7 @@ from siyu.ingest.parse import ParsedBatch, read_orders
 from siyu.ingest.reader import count_rows, open_table
 from siyu.orders import service as orders
 from siyu.orders.models import OrderSource
-from siyu.security.pii import blind_index
+from siyu.security.pii import blind_indexes
 from siyu.security.rbac import Perm, require
 from siyu.tenancy import service as tenancy
 
@@ -97,7 +97,14 @@ def detect_file_source(path: Path) -> str:
         return source
 
 
-def _keys_for(row: dict[str, Any], source: str) -> list[IdentityKey]:
+def _keys_for(
+    row: dict[str, Any],
+    source: str,
+    made: dict[tuple[KeyKind, str, str], IdentityKey | None] | None = None,
+) -> list[IdentityKey]:
+    """The row's strong keys, strongest first; ``made`` caches each raw value's key (or
+    ``None`` for a value OneID cannot use) across the rows of a batch."""
+    made = {} if made is None else made
     keys = []
     candidates: Iterable[tuple[KeyKind, str | None, str]] = (  # strongest first
         (KeyKind.BUYER, row.get("buyer_id"), source if source in _PLATFORMS else ""),
@@ -109,27 +116,44 @@ def _keys_for(row: dict[str, Any], source: str) -> list[IdentityKey]:
     for kind, value, namespace in candidates:
         if not value or (kind is KeyKind.BUYER and not namespace):
             continue
-        try:
-            keys.append(make_key(kind, value, namespace))
-        except AppError:
-            continue  # a value the parser let through but OneID cannot use as a key
+        raw = (kind, value, namespace)
+        if raw in made:
+            key = made[raw]
+        else:
+            try:
+                key = make_key(kind, value, namespace)
+            except AppError:
+                key = None  # a value the parser let through but OneID cannot use as a key
+            made[raw] = key
+        if key is not None:
+            keys.append(key)
     return keys
 
 
 _PLATFORMS = {"tmall", "jd", "pdd", "douyin"}
 
 
-def _profile(row: dict[str, Any], keys: Sequence[IdentityKey]) -> dict[str, Any]:
-    """The golden-record fields an order carries (only valid, non-junk phone and email)."""
-    usable = {
-        k.kind: k.value
-        for k in keys
-        if k.kind in (KeyKind.PHONE, KeyKind.EMAIL) and junk_reason(k) is None
-    }
+def _profile(
+    row: dict[str, Any], keys: Sequence[IdentityKey], junk: dict[IdentityKey, bool] | None = None
+) -> dict[str, Any]:
+    """The golden-record fields an order carries (only valid, non-junk phone and email);
+    ``junk`` caches whether each key is junk across the rows of a batch."""
+    junk = {} if junk is None else junk
+    phone = email = None
+    for k in keys:
+        if k.kind is KeyKind.PHONE or k.kind is KeyKind.EMAIL:
+            is_junk = junk.get(k)
+            if is_junk is None:
+                is_junk = junk[k] = junk_reason(k) is not None
+            if not is_junk:
+                if k.kind is KeyKind.PHONE:
+                    phone = k.value
+                else:
+                    email = k.value
     return {
         "name": row.get("receiver_name") or None,
-        "phone": usable.get(KeyKind.PHONE),
-        "email": usable.get(KeyKind.EMAIL),
+        "phone": phone,
+        "email": email,
         "province": row.get("province") or None,
         "city": row.get("city") or None,
         "member_no": row.get("member_no") or None,
@@ -369,9 +393,11 @@ def _resolve_buyers(
     fields = [name for name in _RECORD_FIELDS if name in frame.columns]
     distinct = frame.select(fields).unique(maintain_order=True)
     records = []
+    made: dict[tuple[KeyKind, str, str], IdentityKey | None] = {}
+    junk: dict[IdentityKey, bool] = {}
     for row in distinct.iter_rows(named=True):
-        keys = _keys_for(row, source)
-        records.append(identity_bulk.Record(keys=keys, profile=_profile(row, keys)))
+        keys = _keys_for(row, source, made)
+        records.append(identity_bulk.Record(keys=keys, profile=_profile(row, keys, junk)))
     resolution = identity_bulk.resolve_batch(db, actor, records, source=source, clock=clock)
     tally.created |= resolution.created
     tally.matched |= {c for c in resolution.customer_ids if c not in tally.created}
@@ -449,9 +475,7 @@ def _append_evidence(
     if clues.is_empty():
         return
     tenant_id = actor.tenant_id
-    prints = [
-        blind_index(tenant_id, "evidence", text) for text in clues.get_column("print").to_list()
-    ]
+    prints = blind_indexes(tenant_id, "evidence", clues.get_column("print").to_list())
     clues = clues.with_columns(pl.Series("fingerprint", prints, dtype=pl.Utf8)).unique(
         subset=["customer_id", "fingerprint"], keep="first", maintain_order=True
     )

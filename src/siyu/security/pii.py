@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import os
 import uuid
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -88,15 +88,37 @@ class Keyring:
         return stored.split(":", 2)[1]
 
     def blind_index(self, tenant_id: uuid.UUID, kind: str, normalised: str) -> str:
-        key = _tenant_blind_key(self._blind_master, tenant_id)
-        return hmac.new(key, f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
+        return self.blind_indexes(tenant_id, kind, [normalised])[0]
+
+    def blind_indexes(self, tenant_id: uuid.UUID, kind: str, values: Iterable[str]) -> list[str]:
+        """Return the blind index of each value, in order (one key derivation for all)."""
+        inner, outer = _tenant_blind_pads(self._blind_master, tenant_id)
+        prefix = f"{kind}:"
+        out = []
+        for value in values:
+            # HMAC-SHA256 (RFC 2104) from the key's precomputed pad states: what hmac.new
+            # computes, without deriving the pads again for every value
+            digest = inner.copy()
+            digest.update((prefix + value).encode())
+            mac = outer.copy()
+            mac.update(digest.digest())
+            out.append(mac.hexdigest())
+        return out
 
 
 @lru_cache(maxsize=4096)
-def _tenant_blind_key(master: bytes, tenant_id: uuid.UUID) -> bytes:
-    return HKDF(
+def _tenant_blind_pads(master: bytes, tenant_id: uuid.UUID) -> tuple[Any, Any]:
+    """The SHA-256 states after the tenant key's inner and outer HMAC pads."""
+    key = HKDF(
         algorithm=hashes.SHA256(), length=32, salt=None, info=b"siyu-blind-index:" + tenant_id.bytes
     ).derive(master)
+    block = key.ljust(_SHA256_BLOCK, b"\0")  # 32-byte key, shorter than the block: padded
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+    return inner, outer
+
+
+_SHA256_BLOCK = 64
 
 
 _keyring: Keyring | None = None
@@ -118,6 +140,11 @@ def keyring() -> Keyring:
 def blind_index(tenant_id: uuid.UUID, kind: str, normalised: str) -> str:
     """Return the blind index of an already normalised value (phone, email, ...)."""
     return keyring().blind_index(tenant_id, kind, normalised)
+
+
+def blind_indexes(tenant_id: uuid.UUID, kind: str, normalised: Iterable[str]) -> list[str]:
+    """Return the blind index of each already normalised value, in order."""
+    return keyring().blind_indexes(tenant_id, kind, normalised)
 
 
 class EncryptedString(TypeDecorator[str]):

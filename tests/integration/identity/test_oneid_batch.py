@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -45,7 +46,7 @@ def live_customers(db, resolved: list[uuid.UUID]) -> list[uuid.UUID]:
     return [live(c) for c in resolved]
 
 
-def same_partition(a: list[uuid.UUID], b: list[uuid.UUID]) -> bool:
+def same_partition(a: Sequence[object], b: Sequence[object]) -> bool:
     return all((a[i] == a[j]) == (b[i] == b[j]) for i in range(len(a)) for j in range(len(a)))
 
 
@@ -132,6 +133,7 @@ def test_batch_fills_profile_gaps_and_creates_with_first_values(database: Databa
         (cid,) = set(first.customer_ids)
         assert first.created == {cid}
         customer = db.get(Customer, (actor.tenant_id, cid))
+        assert customer is not None
         assert (customer.name, customer.city) == ("王芳", "杭州市")
         second = bulk.resolve_batch(
             db,
@@ -143,6 +145,7 @@ def test_batch_fills_profile_gaps_and_creates_with_first_values(database: Databa
         assert not second.created
         db.expire_all()
         customer = db.get(Customer, (actor.tenant_id, cid))
+        assert customer is not None
         # the gap is filled, the known city is not overwritten
         assert (customer.province, customer.city) == ("浙江省", "杭州市")
 

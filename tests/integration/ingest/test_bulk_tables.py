@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from siyu.core.db import Database, unit_of_work
 from siyu.customers.merge import customer_references
@@ -22,10 +23,13 @@ BULK_TABLES = (Order, OrderLine, Event, Identity, Evidence)
 
 def test_bulk_tables_keep_no_foreign_keys_and_declare_their_customer_column() -> None:
     for model in BULK_TABLES:
-        referred = {fk.referred_table.name for fk in model.__table__.foreign_key_constraints}
+        table = cast("Table", model.__table__)
+        referred = {fk.referred_table.name for fk in table.foreign_key_constraints}
         assert not referred & {"tenant", "customer", "customer_order"}, model.__tablename__
     # an order's store and staff stay checked: few orders name them, and a null key is not looked up
-    assert {fk.referred_table.name for fk in Order.__table__.foreign_key_constraints} == {
+    assert {
+        fk.referred_table.name for fk in cast("Table", Order.__table__).foreign_key_constraints
+    } == {
         "org_unit",
         "staff",
     }
@@ -80,6 +84,8 @@ def test_a_merge_moves_and_an_unmerge_restores_the_bulk_rows(database: Database)
             )
         )
         survivor, merged = owners[0][0], owners[1][0]
+        assert survivor is not None
+        assert merged is not None
 
         def holdings(customer_id: object) -> tuple[int, int, int]:
             return tuple(  # type: ignore[return-value]
