@@ -2,13 +2,15 @@
 
 ``apply_contacts`` writes what ``batch/get_by_user`` reports for thousands of (member, customer)
 pairs with the outcome of calling ``service.apply_contact`` for each pair in turn, in a handful
-of statements: customers through batch OneID (external_userid in the corp's namespace, unionid),
-a new customer's staff of record and store from the member who added them, the channel code of
-the ``state``, ``is_new_customer`` false when the customer already had a relation (earlier in the
-batch too), ``wecom.contact_added`` when a relation starts. With ``changes_only`` (what
-reconciliation uses) an active relation whose remark, description, tags or staff link are
-already right is left alone, and one whose values differ is corrected without re-resolving the
-customer and gets ``wecom.contact_edited``, as an edit callback would have.
+of statements: customers through batch OneID (external_userid in the corp's namespace, unionid,
+the phones the member noted: ``remark_phones``), a new customer's staff of record and store from
+the member who added them, the channel code of the ``state``, ``is_new_customer`` false when the
+customer already had a relation (earlier in the batch too), ``wecom.contact_added`` when a
+relation starts. With ``changes_only`` (what reconciliation uses) an active relation whose
+remark, description, tags or staff link are already right is left alone, and one whose values
+differ is corrected without re-resolving the customer and gets ``wecom.contact_edited``, as an
+edit callback would have; one noting a phone OneID has not linked to its customer yet is
+re-resolved, and gets that event too.
 
 ``end_gone`` ends relations WeCom no longer lists. Who deleted whom is not known then, so their
 status is ``gone`` and the event ``wecom.contact_gone``; a ``del_*`` callback arriving later
@@ -28,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from siyu.acquisition.models import ChannelCode
 from siyu.channels.wecom.schemas import ExternalContact, FollowInfo, FollowUser
+from siyu.contacts import remark_phones
 from siyu.contacts.models import ContactRelation, RelationStatus
 from siyu.core.actor import Actor
 from siyu.core.append import append_rows, one_of
@@ -63,8 +66,7 @@ _UPDATED = (
     "last_synced_at",
 )
 
-Pair = tuple[str, str]
-"""(member userid, external_userid): one relation of an account."""
+Pair = remark_phones.Pair
 
 
 @dataclass(frozen=True)
@@ -245,13 +247,28 @@ def apply_contacts(
     existing = _existing(db, account_id, by_pair)
     staff = _staff(db, {userid for userid, _ in by_pair})
     codes = _codes(db, {i.follow.state for i in by_pair.values() if i.follow.state})
+    noted = {pair: remark_phones.noted_phones(item.follow) for pair, item in by_pair.items()}
     result = BulkApplied()
     resolve: list[Pair] = []
     updates: list[dict[str, Any]] = []
     new_events: list[dict[str, Any]] = []
+    phones_pending: set[Pair] = set()
+    if changes_only:  # an edit that noted a phone may be among the lost callbacks
+        phones_pending = remark_phones.unlinked(
+            db,
+            actor,
+            {
+                pair: (row.customer_id, noted[pair].keys)
+                for pair, row in existing.items()
+                if row.status == RelationStatus.ACTIVE and noted[pair].keys
+            },
+        )
     for pair, item in by_pair.items():
         row = existing.get(pair)
         if not changes_only or row is None or row.status != RelationStatus.ACTIVE:
+            resolve.append(pair)
+            continue
+        if pair in phones_pending:
             resolve.append(pair)
             continue
         result.customer_ids[pair] = row.customer_id
@@ -269,7 +286,7 @@ def apply_contacts(
     if resolve:
         _resolve_and_write(
             db, actor, account_id, corp_id, [by_pair[p] for p in resolve], existing, staff,
-            codes, now, source, result, updates, new_events,
+            codes, noted, phones_pending, now, source, result, updates, new_events,
         )  # fmt: skip
     else:
         _update_rows(db, actor, updates)
@@ -286,17 +303,37 @@ def _resolve_and_write(
     existing: Mapping[Pair, Any],
     staff: Mapping[str, tuple[uuid.UUID, uuid.UUID]],
     codes: Mapping[str, uuid.UUID],
+    noted: Mapping[Pair, remark_phones.NotedPhones],
+    edited: Collection[Pair],
     now: datetime,
     source: str,
     result: BulkApplied,
     updates: list[dict[str, Any]],
     new_events: list[dict[str, Any]],
 ) -> None:
+    """Resolve the items' customers by batch OneID and write their relations.
+
+    ``edited`` are active relations re-resolved only for the phones noted on them
+    (reconciliation): they count as updated and get ``wecom.contact_edited``.
+    """
+    notings = [
+        remark_phones.Noting(
+            item.contact.external_userid,
+            row.customer_id if (row := existing.get(item.pair)) is not None else None,
+            noted[item.pair].keys,
+        )
+        for item in items
+        if noted[item.pair].keys
+    ]
+    crowded = remark_phones.crowded(
+        db, actor, account_id=account_id, notings=notings, clock=FixedClock(now)
+    )
     records = []
     for item in items:
         keys = [make_key(KeyKind.EXTERNAL_USERID, item.contact.external_userid, corp_id)]
         if item.contact.unionid:
             keys.append(make_key(KeyKind.UNIONID, item.contact.unionid))
+        keys.extend(k for k in noted[item.pair].keys if k not in crowded)
         records.append(
             identity_bulk.Record(keys=keys, profile={"name": item.contact.name[:100] or None})
         )
@@ -375,6 +412,16 @@ def _resolve_and_write(
             )
             updates.append(values)
         had.add(customer_id)
+        remark_phones.log_skipped(
+            noted[pair], relation_id=values["id"], account_id=account_id,
+            wecom_userid=follow.userid, external_userid=item.contact.external_userid,
+        )  # fmt: skip
+        if pair in edited and not started:
+            result.updated.append(pair)
+            new_events.append(
+                _event(actor, EDITED_EVENT, values, now, now, remark=values["remark"],
+                       tag_ids=list(values["tag_ids"]))
+            )  # fmt: skip
         if started:
             result.started.append(pair)
             new_events.append(

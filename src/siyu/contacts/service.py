@@ -25,6 +25,7 @@ from siyu.acquisition.models import ChannelCode
 from siyu.channels.models import ChannelAccount
 from siyu.channels.wecom.models import WeComCorpTag
 from siyu.channels.wecom.schemas import ExternalContact, FollowInfo, FollowUser
+from siyu.contacts import remark_phones
 from siyu.contacts.models import ContactRelation, RelationStatus
 from siyu.contacts.schemas import ContactRelationRead, RelationTag
 from siyu.core.actor import Actor, Role
@@ -146,8 +147,10 @@ def apply_contact(
 ) -> ContactApplied:
     """Create or refresh the relation of ``follow.userid`` with ``contact``.
 
-    The customer is resolved by OneID from the external_userid (namespace: the corp id) and
-    the unionid when WeCom gives one; the WeCom name and gender fill the profile only where the
+    The customer is resolved by OneID from the external_userid (namespace: the corp id), the
+    unionid when WeCom gives one, and the phones the member noted on the contact
+    (``remark_mobiles``; see ``remark_phones``), so a noted phone joins or bridges customers
+    with a logged, undoable merge; the WeCom name and gender fill the profile only where the
     tenant's survivorship rules let a ``wecom`` value win. A new customer's staff of record is
     the member who added them (when a staff member has that WeCom userid). Remark, description
     and tags are WeCom's current values. Records ``wecom.contact_added`` when the relation
@@ -158,6 +161,21 @@ def apply_contact(
     keys = [make_key(KeyKind.EXTERNAL_USERID, external_userid, corp_id)]
     if contact.unionid:
         keys.append(make_key(KeyKind.UNIONID, contact.unionid))
+    relation = find_relation(
+        db, account_id=account_id, wecom_userid=follow.userid, external_userid=external_userid
+    )
+    noted = remark_phones.noted_phones(follow)
+    if noted.keys:
+        holder = (
+            relation.customer_id
+            if relation is not None
+            else identity.customers_with_keys(db, actor, keys[:1]).get(keys[0])
+        )
+        noting = remark_phones.Noting(external_userid, holder, noted.keys)
+        crowded = remark_phones.crowded(
+            db, actor, account_id=account_id, notings=[noting], clock=FixedClock(now)
+        )
+        keys.extend(k for k in noted.keys if k not in crowded)
     staff = _staff_of(db, follow.userid)
     profile = CustomerCreate(
         name=contact.name[:100] or None,
@@ -169,9 +187,6 @@ def apply_contact(
         db, actor, keys=keys, source=source, profile=profile, clock=FixedClock(now)
     )
     customer_id = resolution.customer_id
-    relation = find_relation(
-        db, account_id=account_id, wecom_userid=follow.userid, external_userid=external_userid
-    )
     added_at = _at(follow.createtime, now)
     code = acquisition.code_for_state(db, actor, follow.state)
     started = relation is None or relation.status != RelationStatus.ACTIVE
@@ -213,6 +228,13 @@ def apply_contact(
     relation.tag_ids = _tag_ids(follow)
     relation.last_synced_at = now
     db.flush()
+    remark_phones.log_skipped(
+        noted,
+        relation_id=relation.id,
+        account_id=account_id,
+        wecom_userid=follow.userid,
+        external_userid=external_userid,
+    )
     if started:
         _record(
             db,

@@ -4,7 +4,8 @@
   (OneID, relation, channel code by ``State``), the code's welcome message through the outbox
   (``wecom.welcome``, expiring 20 s after the event), its tags (``wecom.mark_tag``) and the
   rotation check (``acquisition.on_contact_added``);
-- contact edited: the relation's remark, description and tags refreshed from WeCom;
+- contact edited: the relation's remark, description and tags refreshed from WeCom, and the
+  phones the member noted (``remark_mobiles``) resolved by OneID with the contact;
 - ``del_external_contact`` (the member deleted the customer): ``deleted_by_staff``, or
   ``transferred`` when WeCom says ``DELETE_BY_TRANSFER``; ``del_follow_user`` (the customer
   deleted the member): ``deleted_by_customer``;

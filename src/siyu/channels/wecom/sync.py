@@ -10,8 +10,8 @@ One pipeline, five stages, each reported as ``progress(stage, done, total)`` and
    stay, flagged deleted.
 3. ``contacts`` — ``batch/get_by_user`` for up to 100 members per call, 100 customers per page,
    written through ``contacts.bulk`` 10,000 relations per unit of work on PostgreSQL, 1,000 on
-   SQLite (one writer at a time there); same outcome as ``apply_contact`` one by one: OneID,
-   staff link, channel code, ``is_new_customer``.
+   SQLite (one writer at a time there); same outcome as ``apply_contact`` one by one: OneID
+   (noted phones included), staff link, channel code, ``is_new_customer``.
 4. ``relations`` — relations siyu holds as active for members that were read but WeCom no
    longer lists end as ``gone`` (who deleted whom is unknown). Relations written after the run
    started (a callback meanwhile) are left alone, and so are relations of members WeCom did
