@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,15 +101,19 @@ class DemoServer:
         return self.base_url + path
 
 
-def _run_demo(home: Path, *extra: str) -> Iterator[DemoServer]:
+def run_siyu(
+    home: Path, command: Sequence[str], env: Mapping[str, str] | None = None
+) -> Iterator[DemoServer]:
+    """Run ``siyu <command> --port N`` on a free port with ``home`` as its SIYU_HOME; yield the
+    server once it answers, stop it when the generator closes."""
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIYU_")}
-    env |= {"SIYU_HOME": str(home), "SIYU_ENV": "test"}
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SIYU_")}
+    full_env |= {"SIYU_HOME": str(home), "SIYU_ENV": "test", **(env or {})}
     log_path = home / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [*_siyu_command(), "demo", "--port", str(port), "--customers", "300", *extra],
-            env=env,
+            [*_siyu_command(), *command, "--port", str(port)],
+            env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=home,
@@ -125,6 +129,10 @@ def _run_demo(home: Path, *extra: str) -> Iterator[DemoServer]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=15)
+
+
+def _run_demo(home: Path, *extra: str) -> Iterator[DemoServer]:
+    yield from run_siyu(home, ["demo", "--customers", "300", *extra])
 
 
 @pytest.fixture(scope="session")

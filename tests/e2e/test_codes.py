@@ -4,9 +4,7 @@ statistics once customers came in, changes its staff, switches to English and di
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -15,47 +13,26 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from siyu.acquisition.models import ChannelCode
 from siyu.channels import service as channels
-from siyu.channels.schemas import WeComConfig
-from siyu.channels.wecom.fake.app import create_fake_app
-from siyu.channels.wecom.fake.config import (
-    DEFAULT_CALLBACK_AES_KEY,
-    DEFAULT_CALLBACK_TOKEN,
-    DEFAULT_CORP_ID,
-    DEFAULT_SECRET,
-    FakeConfig,
-)
+from siyu.channels.wecom.fake.config import DEFAULT_CORP_ID, DEFAULT_SECRET
 from siyu.channels.wecom.models import WeComCorpTag
 from siyu.channels.wecom.schemas import NewTag
 from siyu.config import Settings
 from siyu.contacts.models import ContactRelation
-from siyu.core import migrate
-from siyu.core.actor import Actor, Role
+from siyu.core.actor import Actor
 from siyu.core.clock import SYSTEM_CLOCK
-from siyu.core.db import Database, make_engine, system_unit_of_work, unit_of_work
+from siyu.core.db import Database, unit_of_work
 from siyu.core.ids import new_id
 from siyu.customers import service as customers
 from siyu.customers.schemas import CustomerCreate
-from siyu.security import service as security
-from siyu.tenancy import service as tenancy
-from tests.e2e.conftest import (
-    ARTIFACTS,
-    DESKTOP,
-    DemoServer,
-    _failed,
-    _free_port,
-    _siyu_command,
-    _wait_until_ready,
-)
+from tests.e2e.conftest import ARTIFACTS, DemoServer
 from tests.e2e.test_console import data_table, e2e, nav_link, sign_in
-from tests.integration.test_wecom_cli import serving
+from tests.e2e.wecom_site import Brand, desktop_page, fake_wecom, pick, serve, wecom_brand
 
 PASSWORD = "codes-e2e-pass"
-STAFF = {"zhangsan": "张三", "lisi": "李四", "wangwu": "王五"}
 
 
 @dataclass(frozen=True)
@@ -67,95 +44,42 @@ class Site:
     account_id: uuid.UUID
 
 
-def _prepare(database: Database, fake_url: str) -> tuple[Actor, uuid.UUID]:
-    """Tenant, admin login, three staff with WeCom userids, a WeCom account, a synced tag."""
-    with system_unit_of_work(reason="e2e tenant", database=database) as db:
-        tenant = tenancy.create_tenant(db, name="活码测试品牌", slug="codes")
-        user = security.create_user(db, username="boss", password=PASSWORD)
-        tenancy.add_staff_at_hq(
-            db, tenant_id=tenant.id, user_id=user.id, name="Boss", role=Role.ADMIN
-        )
-        admin = Actor(tenant_id=tenant.id, user_id=None, role=Role.ADMIN, label="e2e")
-    config = WeComConfig(
-        corp_id=DEFAULT_CORP_ID,
-        secret=SecretStr(DEFAULT_SECRET),
-        callback_token=SecretStr(DEFAULT_CALLBACK_TOKEN),
-        callback_aes_key=SecretStr(DEFAULT_CALLBACK_AES_KEY),
-        base_url=fake_url,
-    )
-    with unit_of_work(admin, database=database) as db:
-        root = tenancy.root_unit(db)
-        for userid, name in STAFF.items():
-            tenancy.create_staff(
-                db, admin, name=name, org_unit_id=root.id, role=Role.GUIDE, wecom_userid=userid
-            )
-        account = channels.create_wecom_account(db, admin, name="企业微信", config=config)
-        # The tag exists in WeCom too, so the server's scheduled reconciliation keeps it.
-        with channels.client_for(account) as client:
-            group = client.add_corp_tag([NewTag(name="VIP")], group_name="客户等级")
+def _vip_tag(brand: Brand) -> None:
+    """A corp tag to mark customers with; it exists in WeCom too, so the server's scheduled
+    reconciliation keeps it."""
+    with channels.client_for(brand.account) as client:
+        group = client.add_corp_tag([NewTag(name="VIP")], group_name="客户等级")
+    with unit_of_work(brand.admin, database=brand.database) as db:
         db.add(
             WeComCorpTag(
                 id=new_id(),
-                account_id=account.id,
+                account_id=brand.account_id,
                 tag_id=group.tag[0].id,
                 name="VIP",
                 group_id=group.group_id,
                 group_name="客户等级",
             )
         )
-        return admin, account.id
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, test_settings: Settings) -> Iterator[Site]:
     home = tmp_path_factory.mktemp("siyu-codes-home")
-    url = f"sqlite:///{home / 'siyu.db'}"
     with ExitStack() as stack:
-        port = stack.enter_context(serving(create_fake_app(FakeConfig(), background=True)))
-        fake_url = f"http://127.0.0.1:{port}"
-        fake = stack.enter_context(httpx.Client(base_url=fake_url, timeout=30))
-        engine = make_engine(url)
-        stack.callback(engine.dispose)
-        with engine.begin() as conn:
-            migrate.upgrade(url, "head", conn)
-        database = Database(engine)
-        admin, account_id = _prepare(database, fake_url)
-        server_port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SIYU_")}
-        env |= {"SIYU_HOME": str(home), "SIYU_ENV": "test", "SIYU_DATABASE_URL": url}
-        log_path = home / "server.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [*_siyu_command(), "serve", "--port", str(server_port), "--no-migrate"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=home,
-            )
-        server = DemoServer(f"http://127.0.0.1:{server_port}", log_path)
-        try:
-            _wait_until_ready(process, server)
-            yield Site(server, fake, database, admin, account_id)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=15)
+        fake_url, fake = fake_wecom(stack)
+        brand = wecom_brand(
+            stack, home, fake_url, name="活码测试品牌", slug="codes", password=PASSWORD
+        )
+        _vip_tag(brand)
+        server = stack.enter_context(serve(home))
+        yield Site(server, fake, brand.database, brand.admin, brand.account_id)
 
 
 @pytest.fixture
 def page(browser: Browser, site: Site, request: pytest.FixtureRequest) -> Iterator[Page]:
     """A desktop page on this test's server (not the demo's), screenshot kept on failure."""
-    context = browser.new_context(viewport=DESKTOP, base_url=site.server.base_url, locale="zh-CN")
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    yield page
-    if _failed(request.node):
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=ARTIFACTS / "codes-failure.png", full_page=True)
-    context.close()
+    with desktop_page(browser, site.server, request, "codes") as page:
+        yield page
 
 
 def _way(site: Site, config_id: str) -> dict[str, object] | None:
@@ -203,14 +127,6 @@ def _customers_added(site: Site, code: ChannelCode, count: int) -> None:
             )
 
 
-def _pick(page: Page, label: str, *options: str) -> None:
-    """Choose ``options`` in the select labelled ``label`` (Quasar renders them in a menu)."""
-    page.get_by_label(label, exact=True).click()
-    for option in options:
-        page.get_by_role("option", name=option).click()
-    page.keyboard.press("Escape")
-
-
 @e2e
 def test_admin_creates_reads_changes_and_disables_a_channel_code(site: Site, page: Page) -> None:
     sign_in(page, "boss", password=PASSWORD)
@@ -226,7 +142,7 @@ def test_admin_creates_reads_changes_and_disables_a_channel_code(site: Site, pag
     expect(form).to_be_visible()
     form.get_by_label("名称", exact=True).fill("静安店 收银台")
     form.get_by_label("渠道标识（state）").fill("store ja")
-    _pick(page, "接待员工（企业微信账号）", "张三 (zhangsan)", "李四 (lisi)")
+    pick(page, "接待员工（企业微信账号）", "张三 (zhangsan)", "李四 (lisi)")
     form.get_by_role("button", name="保存").click()
     expect(page.get_by_text("state 'store ja' is not valid")).to_be_visible()
     form.get_by_label("渠道标识（state）").fill("store-ja")
@@ -235,10 +151,10 @@ def test_admin_creates_reads_changes_and_disables_a_channel_code(site: Site, pag
     form.get_by_role("switch", name="多人轮流接待").click()
     form.get_by_label("每人每日上限").fill("50")
     form.get_by_label("欢迎语文字").fill("{customer_name}您好，我是{staff_name}")
-    _pick(page, "附件", "链接")
+    pick(page, "附件", "链接")
     form.get_by_label("标题", exact=True).fill("新人礼包")
     form.get_by_label("链接地址").fill("https://shop.example.com/gift")
-    _pick(page, "添加时打的企业标签", "客户等级 / VIP")
+    pick(page, "添加时打的企业标签", "客户等级 / VIP")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "codes-form-zh.png", full_page=True)
     form.get_by_role("button", name="保存").click()
@@ -279,7 +195,7 @@ def test_admin_creates_reads_changes_and_disables_a_channel_code(site: Site, pag
     form = page.get_by_role("dialog", name="编辑活码「静安店 收银台」")
     expect(form.get_by_label("渠道标识（state）")).to_have_value("store-ja")
     form.get_by_label("名称", exact=True).fill("静安店 门口")
-    _pick(page, "接待员工（企业微信账号）", "王五 (wangwu)")
+    pick(page, "接待员工（企业微信账号）", "王五 (wangwu)")
     form.get_by_role("button", name="保存").click()
     expect(page.get_by_text("已保存活码「静安店 门口」")).to_be_visible()
     way = _way(site, code.config_id)

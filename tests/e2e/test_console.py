@@ -28,12 +28,20 @@ e2e = pytest.mark.e2e
 
 
 def sign_in(page: Page, username: str, *, password: str = DEMO_PASSWORD) -> None:
-    """Sign in on the (Chinese) login page and wait for the overview."""
+    """Sign in on the (Chinese) login page and wait for the overview, in Chinese.
+
+    A user's console language is kept with the user: another test on the same demo server may
+    have left this one in English, so switch back before the test reads Chinese labels.
+    """
     page.goto("/login")
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码", exact=True).fill(password)
     page.get_by_label("密码", exact=True).press("Enter")
     expect(page).not_to_have_url(re.compile(r"/login"))
+    menu = page.get_by_role("button", name=re.compile(r"^(用户菜单|User menu)$"))
+    expect(menu).to_be_visible()
+    if page.get_by_role("button", name="User menu").is_visible():
+        page.get_by_role("button", name="中文").click()
     expect(page.get_by_role("button", name="用户菜单")).to_be_visible()
 
 
@@ -295,6 +303,8 @@ def test_admin_sets_a_survivorship_rule_in_settings(page: Page) -> None:
     expect(card).to_contain_text("保留最早的值")
     card.get_by_label("城市").click()
     page.get_by_role("option", name="以最新的值为准").click()
+    # the menu closes with a transition: open the next one once its options are gone
+    expect(page.get_by_role("option")).to_have_count(0)
     card.get_by_label("姓名").click()
     page.get_by_role("option", name="以最可信的来源为准").click()
     card.get_by_label("来源，按可信度从高到低").first.fill("pos, tmall")

@@ -7,14 +7,13 @@ callback, job and outbox paths. This test waits for that traffic to show in the 
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import DEMO_PASSWORD, DemoServer
-from tests.e2e.test_console import e2e
+from tests.e2e.conftest import DemoServer
+from tests.e2e.test_console import e2e, sign_in
 
 TRAFFIC_TIMEOUT_S = 120
 
@@ -40,13 +39,7 @@ def demo_server(wecom_demo_server: DemoServer) -> DemoServer:
 
 @e2e
 def test_demo_customers_add_guides_through_channel_codes_and_join_groups(page: Page) -> None:
-    # Other tests on this server may have switched the admin to English: sign in without
-    # relying on the language of the shell.
-    page.goto("/login")
-    page.get_by_label("用户名").fill("admin")
-    page.get_by_label("密码", exact=True).fill(DEMO_PASSWORD)
-    page.get_by_label("密码", exact=True).press("Enter")
-    expect(page).not_to_have_url(re.compile(r"/login"))
+    sign_in(page, "admin")  # in Chinese, whatever another test left the admin in
     _reload_until_visible(page, "/channel-codes", "双11包裹卡")
     expect(page.get_by_text("星火代运营·直播间").first).to_be_visible()
     _reload_until_visible(page, "/groups", "暖山VIP会员群1")

@@ -69,7 +69,7 @@ def test_a_failing_account_is_recorded_and_the_others_still_run(corp: Corp) -> N
     assert isinstance(bad, dict)
     assert good["status"] == RunStatus.DONE
     assert bad["status"] == RunStatus.FAILED
-    assert bad["error"]["code"] == "wecom_credentials_rejected"  # type: ignore[index]
+    assert bad["error"]["code"] == "wecom_credentials_rejected"
     assert bad["stage"] == "members"
     assert len(corp.active()) == 1
     # a failed account is retried a period later, not every five minutes

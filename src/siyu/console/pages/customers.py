@@ -31,6 +31,7 @@ from siyu.console.display import (
 from siyu.console.i18n import t
 from siyu.console.layout import PAGE_TIMEOUT, data_table, no_permission, not_found, shell
 from siyu.console.nav import NavItem
+from siyu.console.paging import CursorPager, link_rows
 from siyu.contacts import service as contacts
 from siyu.contacts.schemas import ContactRelationRead
 from siyu.core.actor import Actor
@@ -180,39 +181,16 @@ def _row(actor: Actor, c: CustomerRead) -> dict[str, Any]:
 
 
 async def build_list(actor: Actor, initial_q: str) -> None:
-    history: list[str | None] = []  # cursors of the pages before the current one
-    state: dict[str, Any] = {"q": initial_q.strip(), "cursor": None, "next": None}
+    state: dict[str, Any] = {"q": initial_q.strip()}  # the search the pages belong to
 
-    async def show(cursor: str | None) -> bool:
-        q = state["q"]  # the search the pages belong to, not what is being typed
-        try:
-            page = await in_tenant(actor, lambda db: load_page(db, actor, q, cursor))
-        except AppError as exc:
-            show_error(exc)
-            return False
-        state["cursor"], state["next"] = cursor, page.next_cursor
-        table.rows = [_row(actor, c) for c in page.items]
-        table.update()
-        prev_button.set_enabled(bool(history))
-        next_button.set_enabled(page.next_cursor is not None)
-        page_label.set_text(t("customers.page", n=len(history) + 1))
-        return True
+    async def fetch(cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        q = state["q"]
+        page = await in_tenant(actor, lambda db: load_page(db, actor, q, cursor))
+        return [_row(actor, c) for c in page.items], page.next_cursor
 
     async def run_search() -> None:
         state["q"] = (search.value or "").strip()
-        history.clear()
-        await show(None)
-
-    async def next_page() -> None:
-        if state["next"] is None:
-            return
-        history.append(state["cursor"])
-        if not await show(state["next"]):
-            history.pop()
-
-    async def prev_page() -> None:
-        if history:
-            await show(history.pop())
+        await pager.first()
 
     with ui.row().classes("w-full items-center gap-2 no-wrap"):
         search = (
@@ -230,27 +208,9 @@ async def build_list(actor: Actor, initial_q: str) -> None:
     table = data_table(_columns(), label=t("customers.table"), empty=t("customers.empty")).mark(
         "customer-table"
     )
-    table.add_slot(
-        "body-cell-name",
-        '<q-td :props="props"><a :href="\'/customers/\' + props.row.id" @click.stop '
-        'class="text-primary text-weight-medium">{{ props.value }}</a></q-td>',
-    )
-
-    def open_row(e: GenericEventArguments) -> None:
-        row = e.args[1] if isinstance(e.args, list) and len(e.args) > 1 else None
-        if isinstance(row, dict) and "id" in row:
-            ui.navigate.to(f"/customers/{row['id']}")
-
-    table.on("rowClick", open_row)
-
-    with ui.row().classes("w-full items-center justify-between"):
-        page_label = ui.label().classes("text-caption text-grey-7")
-        with ui.row().classes("gap-2"):
-            prev_button = ui.button(t("customers.prev"), icon="chevron_left", on_click=prev_page)
-            prev_button.props("outline no-caps")
-            next_button = ui.button(t("customers.next"), on_click=next_page)
-            next_button.props("outline no-caps icon-right=chevron_right").mark("next-page")
-    await show(None)
+    link_rows(table, "/customers")
+    pager = CursorPager(table, fetch, texts="customers")
+    await pager.first()
 
 
 def _field(label: str, value: str) -> None:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from nicegui import ui
-from nicegui.events import GenericEventArguments
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
@@ -23,6 +22,7 @@ from siyu.console.display import DASH, enum_label, text, when
 from siyu.console.i18n import t
 from siyu.console.layout import PAGE_TIMEOUT, data_table, no_permission, not_found, shell
 from siyu.console.nav import NavItem
+from siyu.console.paging import CursorPager, link_rows
 from siyu.core.actor import Actor
 from siyu.core.errors import AppError, NotFound
 from siyu.groups import service as groups
@@ -95,43 +95,20 @@ def _row(actor: Actor, g: GroupRead) -> dict[str, Any]:
 
 
 async def build_list(actor: Actor, initial_q: str) -> None:
-    history: list[str | None] = []
-    state: dict[str, Any] = {"q": initial_q.strip(), "cursor": None, "next": None}
+    state: dict[str, Any] = {"q": initial_q.strip()}  # the search the pages belong to
     statuses = {"": t("groups.status_all")} | {
         s.value: enum_label("group_status", s) for s in GroupStatus
     }
 
-    async def show(cursor: str | None) -> bool:
+    async def fetch(cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         q = state["q"]
         chosen = GroupStatus(status.value) if status.value else None
-        try:
-            page = await in_tenant(actor, lambda db: load_page(db, actor, q, chosen, cursor))
-        except AppError as exc:
-            show_error(exc)
-            return False
-        state["cursor"], state["next"] = cursor, page.next_cursor
-        table.rows = [_row(actor, g) for g in page.items]
-        table.update()
-        prev_button.set_enabled(bool(history))
-        next_button.set_enabled(page.next_cursor is not None)
-        page_label.set_text(t("groups.page", n=len(history) + 1))
-        return True
+        page = await in_tenant(actor, lambda db: load_page(db, actor, q, chosen, cursor))
+        return [_row(actor, g) for g in page.items], page.next_cursor
 
     async def run_search() -> None:
         state["q"] = (search.value or "").strip()
-        history.clear()
-        await show(None)
-
-    async def next_page() -> None:
-        if state["next"] is None:
-            return
-        history.append(state["cursor"])
-        if not await show(state["next"]):
-            history.pop()
-
-    async def prev_page() -> None:
-        if history:
-            await show(history.pop())
+        await pager.first()
 
     with ui.row().classes("w-full items-center gap-2 no-wrap"):
         search = (
@@ -163,26 +140,9 @@ async def build_list(actor: Actor, initial_q: str) -> None:
     table = data_table(columns, label=t("groups.table"), empty=t("groups.empty")).mark(
         "group-table"
     )
-    table.add_slot(
-        "body-cell-name",
-        f'<q-td :props="props"><a :href="\'{PATH}/\' + props.row.id" @click.stop '
-        'class="text-primary text-weight-medium">{{ props.value }}</a></q-td>',
-    )
-
-    def open_row(e: GenericEventArguments) -> None:
-        row = e.args[1] if isinstance(e.args, list) and len(e.args) > 1 else None
-        if isinstance(row, dict) and "id" in row:
-            ui.navigate.to(f"{PATH}/{row['id']}")
-
-    table.on("rowClick", open_row)
-    with ui.row().classes("w-full items-center justify-between"):
-        page_label = ui.label().classes("text-caption text-grey-7")
-        with ui.row().classes("gap-2"):
-            prev_button = ui.button(t("groups.prev"), icon="chevron_left", on_click=prev_page)
-            prev_button.props("outline no-caps")
-            next_button = ui.button(t("groups.next"), on_click=next_page)
-            next_button.props("outline no-caps icon-right=chevron_right")
-    await show(None)
+    link_rows(table, PATH)
+    pager = CursorPager(table, fetch, texts="groups")
+    await pager.first()
 
 
 def _field(label: str, value: str) -> None:
