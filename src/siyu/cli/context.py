@@ -1,6 +1,9 @@
-"""Shared CLI set-up: settings, logging, database."""
+"""Shared CLI set-up: settings, logging, database, progress bars."""
 
 from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from siyu.config import get_settings
 from siyu.core.actor import Actor, Role
@@ -34,3 +37,18 @@ def tenant_actor(slug: str) -> Actor:
             timezone=tenant.timezone,
             label="cli",
         )
+
+
+def progress_bars(
+    console: Console, *, label: str = "{task.description}", hidden: bool = False
+) -> Progress:
+    """The CLI's progress bars: a label, the bar, done/total and elapsed time, on ``console``
+    (standard error when standard output carries JSON); ``hidden`` for ``--json`` runs."""
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=hidden,
+    )

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from siyu.cli.context import open_database, tenant_actor
+from siyu.cli.context import open_database, progress_bars, tenant_actor
 from siyu.core.db import unit_of_work
 from siyu.ingest.orders import ImportAborted, ImportSummary, OnError, import_orders
 
@@ -73,14 +72,7 @@ def orders(
     open_database()
     actor = tenant_actor(tenant)
     columns = json.loads(mapping) if mapping else None
-    with Progress(
-        TextColumn("importing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=as_json,
-    ) as bar:
+    with progress_bars(err, label="importing", hidden=as_json) as bar:
         task = bar.add_task("rows", total=None)
 
         def progress(done: int, total: int) -> None:

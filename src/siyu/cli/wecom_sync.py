@@ -17,12 +17,7 @@ import structlog
 import typer
 from rich.console import Console
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
     TaskID,
-    TextColumn,
-    TimeElapsedColumn,
 )
 from rich.table import Table
 from sqlalchemy.orm import Session
@@ -33,7 +28,7 @@ from siyu.channels.wecom import reconcile, sync, sync_state
 from siyu.channels.wecom.sync import SyncReport
 from siyu.channels.wecom.sync_state import STAGES, SyncMode
 from siyu.cli.channels import wecom_app
-from siyu.cli.context import open_database, tenant_actor
+from siyu.cli.context import open_database, progress_bars, tenant_actor
 from siyu.core.actor import Actor
 from siyu.core.db import unit_of_work
 from siyu.core.errors import NotFound
@@ -68,14 +63,7 @@ def _open(tenant: str, account: str | None) -> tuple[Actor, uuid.UUID]:
 
 def _run(mode: SyncMode, tenant: str, account: str | None, as_json: bool) -> None:
     actor, account_id = _open(tenant, account)
-    with Progress(
-        TextColumn("{task.description:<34}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=as_json,
-    ) as bar:
+    with progress_bars(err, label="{task.description:<34}", hidden=as_json) as bar:
         tasks: dict[str, TaskID] = {
             stage: bar.add_task(STAGE_LABELS[stage], total=None) for stage in STAGES[mode]
         }
