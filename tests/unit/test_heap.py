@@ -27,3 +27,38 @@ def test_settle_freezes_the_heap_and_raises_the_young_threshold() -> None:
     assert gen0 == heap.GEN0_THRESHOLD
     assert gen1 >= 50
     assert gen2 >= 100
+
+
+@pytest.mark.usefixtures("restored_gc")
+def test_bulk_eases_the_collector_for_its_duration_and_restores_it() -> None:
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
+    with heap.bulk():
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (heap.GEN0_THRESHOLD, 50, 10)
+        with heap.bulk():  # nested: the outer settings hold
+            assert gc.get_threshold()[0] == heap.GEN0_THRESHOLD
+        assert gc.get_threshold()[0] == heap.GEN0_THRESHOLD
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == (700, 10, 10)
+    assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.usefixtures("restored_gc")
+def test_bulk_in_a_settled_process_keeps_its_frozen_heap() -> None:
+    heap.settle()
+    settled = gc.get_threshold()
+    with heap.bulk():
+        pass
+    assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == settled
+
+
+@pytest.mark.usefixtures("restored_gc")
+def test_bulk_restores_the_collector_when_the_work_fails() -> None:
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
+    with pytest.raises(RuntimeError), heap.bulk():
+        raise RuntimeError("boom")
+    assert gc.get_threshold() == (700, 10, 10)
+    assert gc.get_freeze_count() == 0

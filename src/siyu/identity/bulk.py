@@ -25,6 +25,7 @@ import polars as pl
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
+from siyu.core import heap
 from siyu.core.actor import Actor
 from siyu.core.append import append_frame, frame_ids, one_of
 from siyu.core.clock import SYSTEM_CLOCK, Clock
@@ -148,6 +149,18 @@ def resolve_batch(
 ) -> BatchResolution:
     """Resolve every record to a customer, creating, joining or bridging customers."""
     require(actor, Perm.CUSTOMERS_WRITE)
+    with heap.bulk():  # large batches make millions of short-lived objects
+        return _resolve_batch(db, actor, records, source, fanout_limit, clock)
+
+
+def _resolve_batch(
+    db: Session,
+    actor: Actor,
+    records: Sequence[Record],
+    source: str,
+    fanout_limit: int | None,
+    clock: Clock,
+) -> BatchResolution:
     tenant_id = actor.tenant_id
     now = clock.now()
     # each distinct key is numbered once; the graph work below hashes small ints, not keys

@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
+from siyu.core import heap
 from siyu.core.actor import Actor
 from siyu.core.append import append_frame, frame_ids
 from siyu.core.clock import SYSTEM_CLOCK, Clock
@@ -208,14 +209,15 @@ def import_orders(
         timezone=timezone or actor.timezone,
         batch_rows=batch_rows,
     )
-    for batch in batches:
-        summary.errors.extend(batch.errors)
-        summary.rows = max(summary.rows, _rows_seen(batch))
-        if on_error is OnError.ABORT and summary.errors:
-            continue  # keep parsing to report every bad row; nothing will be written
-        _write_batch(db, actor, batch, order_source, source, codes, summary, clock, tally)
-        if progress:
-            progress(_rows_seen(batch), total)
+    with heap.bulk():  # millions of short-lived objects: ease the garbage collector
+        for batch in batches:
+            summary.errors.extend(batch.errors)
+            summary.rows = max(summary.rows, _rows_seen(batch))
+            if on_error is OnError.ABORT and summary.errors:
+                continue  # keep parsing to report every bad row; nothing will be written
+            _write_batch(db, actor, batch, order_source, source, codes, summary, clock, tally)
+            if progress:
+                progress(_rows_seen(batch), total)
     summary.skipped = len({e.row for e in summary.errors})
     if on_error is OnError.ABORT and summary.errors:
         summary.aborted = True
