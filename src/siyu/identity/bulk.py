@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -35,7 +35,7 @@ from siyu.customers.models import Customer
 from siyu.customers.schemas import CustomerCreate
 from siyu.events.models import Event, EventType
 from siyu.identity import bridges, service
-from siyu.identity.keys import EXCLUSIVE, IdentityKey, junk_reason, key_hashes
+from siyu.identity.keys import EXCLUSIVE, IdentityKey, junk_reason, key_hash_list
 from siyu.identity.models import Identity, JunkKey, JunkStatus
 from siyu.security.rbac import Perm, require
 
@@ -62,45 +62,65 @@ class BatchResolution:
     junk_keys: set[str] = field(default_factory=set)
 
 
-def _by_namespace(
-    keys: Sequence[IdentityKey], hashes: Mapping[IdentityKey, str]
-) -> dict[tuple[str, str], dict[str, IdentityKey]]:
-    groups: dict[tuple[str, str], dict[str, IdentityKey]] = defaultdict(dict)
-    for key in keys:
-        groups[key.space][hashes[key]] = key
+Spaces = dict[tuple[str, str], dict[str, int]]
+"""Numbered keys grouped where their values are unique: ``(kind, namespace)`` → hash → number."""
+
+
+def _spaces(numbers: Iterable[int], keys: Sequence[IdentityKey], hash_of: Sequence[str]) -> Spaces:
+    groups: Spaces = defaultdict(dict)
+    for n in numbers:
+        groups[keys[n].space][hash_of[n]] = n
     return groups
+
+
+def _owned(
+    db: Session, spaces: Spaces, stale_before: datetime | None = None
+) -> tuple[dict[int, uuid.UUID], dict[tuple[str, str], list[str]]]:
+    """Return the customer owning each numbered key and, by space, the hashes of owned keys
+    last seen before ``stale_before`` — chunked queries that use the unique index.
+
+    Core statements (rows as plain tuples, no ORM loading), so each names the session's tenant.
+    """
+    tenant_id = session_tenant(db)
+    owners: dict[int, uuid.UUID] = {}
+    stale: dict[tuple[str, str], list[str]] = defaultdict(list)
+    identity = _IDENTITY.c
+    for (kind, namespace), by_hash in spaces.items():
+        wanted = list(by_hash)
+        for start in range(0, len(wanted), _CHUNK):
+            rows = db.execute(
+                select(identity.key_hash, identity.customer_id, identity.last_seen_at).where(
+                    identity.tenant_id == tenant_id,
+                    identity.kind == kind,
+                    identity.namespace == namespace,
+                    one_of(db, identity.key_hash, wanted[start : start + _CHUNK]),
+                )
+            )
+            for key_hash, owner, seen in rows:
+                owners[by_hash[key_hash]] = owner
+                if stale_before is not None and _aware(seen) < stale_before:
+                    stale[(kind, namespace)].append(key_hash)
+    return owners, stale
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives stored UTC times back naive."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def owners_of(
     db: Session, keys: Sequence[IdentityKey], hashes: Mapping[IdentityKey, str]
 ) -> dict[IdentityKey, uuid.UUID]:
-    """Return the customer owning each key, in chunked queries that use the unique index.
-
-    Core statements (rows as plain tuples, no ORM loading), so each names the session's tenant.
-    """
-    tenant_id = session_tenant(db)
-    owners: dict[IdentityKey, uuid.UUID] = {}
-    for (kind, namespace), by_hash in _by_namespace(keys, hashes).items():
-        wanted = list(by_hash)
-        for start in range(0, len(wanted), _CHUNK):
-            rows = db.execute(
-                select(_IDENTITY.c.key_hash, _IDENTITY.c.customer_id).where(
-                    _IDENTITY.c.tenant_id == tenant_id,
-                    _IDENTITY.c.kind == kind,
-                    _IDENTITY.c.namespace == namespace,
-                    one_of(db, _IDENTITY.c.key_hash, wanted[start : start + _CHUNK]),
-                )
-            )
-            owners.update({by_hash[key_hash]: owner for key_hash, owner in rows})
-    return owners
+    """Return the customer owning each key (those nobody owns are left out)."""
+    owned, _ = _owned(db, _spaces(range(len(keys)), keys, [hashes[k] for k in keys]))
+    return {keys[n]: owner for n, owner in owned.items()}
 
 
-def _flagged(
-    db: Session, keys: Sequence[IdentityKey], hashes: Mapping[IdentityKey, str]
-) -> set[IdentityKey]:
-    found: set[IdentityKey] = set()
+def _flagged(db: Session, spaces: Spaces) -> set[int]:
+    """Return the numbers of keys flagged as junk earlier."""
+    found: set[int] = set()
     tenant_id = session_tenant(db)  # a Core statement: it names the tenant itself
-    for (kind, namespace), by_hash in _by_namespace(keys, hashes).items():
+    for (kind, namespace), by_hash in spaces.items():
         wanted = list(by_hash)
         for start in range(0, len(wanted), _CHUNK):
             rows = db.execute(
@@ -173,39 +193,38 @@ def _resolve_batch(
     for codes in coded:
         for n in codes:
             uses[n] += 1
-    hashes = key_hashes(tenant_id, keys)
-    static = {k: reason for k in keys if (reason := junk_reason(k)) is not None}
-    flagged = _flagged(db, [k for k in keys if k not in static], hashes)
-    junk = {**static, **dict.fromkeys(flagged, "flagged earlier")}
+    hash_of = key_hash_list(tenant_id, keys)
+    static = {n: reason for n, k in enumerate(keys) if (reason := junk_reason(k)) is not None}
+    spaces = _spaces((n for n in range(len(keys)) if n not in static), keys, hash_of)
+    junk = {**static, **dict.fromkeys(_flagged(db, spaces), "flagged earlier")}
     exclusive = [k.kind in EXCLUSIVE for k in keys]
     if fanout_limit is not None:
-        junk_now = {number[k] for k in junk}
         crowded = _crowded_numbers(
-            [[n for n in codes if n not in junk_now] for codes in coded],
+            [[n for n in codes if n not in junk] for codes in coded],
             exclusive,
             [k.space for k in keys],
             fanout_limit,
         )
-        junk.update(
-            dict.fromkeys(
-                (keys[n] for n in crowded), f"links more than {fanout_limit} distinct people"
-            )
-        )
-    for key, reason in junk.items():
-        service.flag_junk(db, actor, key, reason, clock=clock, hits=uses[number[key]])
+        junk.update(dict.fromkeys(crowded, f"links more than {fanout_limit} distinct people"))
+    for n, reason in junk.items():
+        service.flag_junk(db, actor, keys[n], reason, clock=clock, hits=uses[n])
     is_junk = [False] * len(keys)
-    for key in junk:
-        is_junk[number[key]] = True
+    for n in junk:
+        is_junk[n] = True
     ucoded = [[n for n in codes if not is_junk[n]] for codes in coded]
-    owners = owners_of(db, [k for n, k in enumerate(keys) if not is_junk[n]], hashes)
+    live = {
+        space: {h: n for h, n in by_hash.items() if not is_junk[n]}
+        for space, by_hash in spaces.items()
+    }
+    owned, stale = _owned(db, live, now - timedelta(days=1))
     owner_of: list[uuid.UUID | None] = [None] * len(keys)
-    for key, owned in owners.items():
-        owner_of[number[key]] = owned
+    for n, owner in owned.items():
+        owner_of[n] = owner
 
     # union-find over key numbers, each existing customer a node after the keys
     node_of: dict[uuid.UUID, int] = {}
-    for owned in owners.values():
-        node_of.setdefault(owned, len(keys) + len(node_of))
+    for owner in owned.values():
+        node_of.setdefault(owner, len(keys) + len(node_of))
     parent = list(range(len(keys) + len(node_of)))
 
     def find(node: int) -> int:
@@ -323,10 +342,8 @@ def _resolve_batch(
             for n in ucoded[i]:
                 if owner_of[n] is None and n not in fresh:
                     fresh[n] = customer_id
-    _append_identities(
-        db, tenant_id, {keys[n]: c for n, c in fresh.items()}, hashes, source=source, now=now
-    )
-    _touch(db, list(owners), hashes, now)
+    _append_identities(db, tenant_id, fresh, keys, hash_of, source=source, now=now)
+    _touch(db, stale, now)
     label_of: dict[int, str] = {}
     _append_created_events(
         db,
@@ -358,7 +375,7 @@ def _resolve_batch(
     if merged_carefully:  # a later careful record may have merged an earlier one's customer
         result.merged_ids.extend(merged_carefully)
         _follow_merges(db, result, merged_carefully)
-    result.junk_keys.update(k.label for k in junk)
+    result.junk_keys.update(keys[n].label for n in junk)
     return result
 
 
@@ -441,18 +458,15 @@ def _first_values(records: Sequence[Record], indexes: Sequence[int]) -> dict[str
     return values
 
 
-def _touch(
-    db: Session, keys: Sequence[IdentityKey], hashes: Mapping[IdentityKey, str], now: datetime
-) -> None:
-    """Mark known keys as seen again, to the day: a key seen today is not rewritten.
+def _touch(db: Session, stale: Mapping[tuple[str, str], Sequence[str]], now: datetime) -> None:
+    """Mark known keys as seen again, to the day: ``stale`` holds, by ``(kind, namespace)``, the
+    hashes of keys last seen before today's window (a key seen today is not rewritten).
 
     A Core statement per key kind and chunk: nothing for the ORM to synchronise or return.
     """
-    stale = now - timedelta(days=1)
     tenant_id = session_tenant(db)
     identity = _IDENTITY.c
-    for (kind, namespace), by_hash in _by_namespace(keys, hashes).items():
-        wanted = list(by_hash)
+    for (kind, namespace), wanted in stale.items():
         for start in range(0, len(wanted), _CHUNK):
             db.execute(
                 update(_IDENTITY)
@@ -461,7 +475,7 @@ def _touch(
                     identity.kind == kind,
                     identity.namespace == namespace,
                     one_of(db, identity.key_hash, wanted[start : start + _CHUNK]),
-                    identity.last_seen_at < stale,
+                    identity.last_seen_at < now - timedelta(days=1),
                 )
                 .values(last_seen_at=now)
             )
@@ -488,24 +502,26 @@ def _follow_merges(db: Session, result: BatchResolution, merged_ids: Sequence[uu
 def _append_identities(
     db: Session,
     tenant_id: uuid.UUID,
-    owners: Mapping[IdentityKey, uuid.UUID],
-    hashes: Mapping[IdentityKey, str],
+    owners: Mapping[int, uuid.UUID],
+    keys: Sequence[IdentityKey],
+    hash_of: Sequence[str],
     *,
     source: str,
     now: datetime,
 ) -> None:
-    """Store new keys and their owners (one frame, ``append_frame``)."""
+    """Store new keys and their owners (one frame, ``append_frame``): ``owners`` maps key
+    numbers (indexes of ``keys`` and of their blind indexes ``hash_of``) to customers."""
     if not owners:
         return
-    keys = list(owners)
+    numbers = list(owners)
     frame = pl.DataFrame(
         {
-            "id": frame_ids(len(keys)),
+            "id": frame_ids(len(numbers)),
             "customer_id": [str(c) for c in owners.values()],
-            "kind": [k.kind.value for k in keys],
-            "namespace": [k.namespace for k in keys],
-            "key_hash": [hashes[k] for k in keys],
-            "value": [k.value for k in keys],
+            "kind": [str(keys[n].kind) for n in numbers],
+            "namespace": [keys[n].namespace for n in numbers],
+            "key_hash": [hash_of[n] for n in numbers],
+            "value": [keys[n].value for n in numbers],
         },
         schema=dict.fromkeys(
             ("id", "customer_id", "kind", "namespace", "key_hash", "value"), pl.Utf8

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -107,13 +107,20 @@ def make_key(kind: KeyKind | str, raw: str, namespace: str = "") -> IdentityKey:
 
 def key_hashes(tenant_id: uuid.UUID, keys: Iterable[IdentityKey]) -> dict[IdentityKey, str]:
     """Return each key's ``hash(tenant_id)``, one blind-index key derivation per key kind."""
-    spaces: dict[tuple[str, str], list[IdentityKey]] = defaultdict(list)
-    for key in keys:
-        spaces[key.space].append(key)
-    out: dict[IdentityKey, str] = {}
-    for (kind, namespace), members in spaces.items():
-        found = blind_indexes(tenant_id, f"id:{kind}:{namespace}", [k.value for k in members])
-        out.update(zip(members, found, strict=True))
+    listed = list(keys)
+    return dict(zip(listed, key_hash_list(tenant_id, listed), strict=True))
+
+
+def key_hash_list(tenant_id: uuid.UUID, keys: Sequence[IdentityKey]) -> list[str]:
+    """``key_hashes`` as a list in the order of ``keys``."""
+    spaces: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for n, key in enumerate(keys):
+        spaces[key.space].append(n)
+    out = [""] * len(keys)
+    for (kind, namespace), numbers in spaces.items():
+        found = blind_indexes(tenant_id, f"id:{kind}:{namespace}", [keys[n].value for n in numbers])
+        for n, key_hash in zip(numbers, found, strict=True):
+            out[n] = key_hash
     return out
 
 

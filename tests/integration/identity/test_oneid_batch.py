@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from siyu.core.actor import Actor
+from siyu.core.clock import FixedClock
 from siyu.core.db import Database, unit_of_work
 from siyu.customers.models import Customer
 from siyu.identity import bulk
@@ -167,3 +169,32 @@ def test_a_store_phone_on_many_walk_ins_is_caught_before_it_links_anyone(
         assert db.scalar(select(func.count()).select_from(MergeRecord)) == 0
         (flag,) = db.scalars(select(JunkKey)).all()
         assert (flag.reason, flag.hit_count) == ("links more than 3 distinct people", 5)
+
+
+def test_known_keys_are_marked_seen_again_once_a_day(database: Database) -> None:
+    actor = bare_tenant()
+    clock = FixedClock(datetime(2026, 3, 1, 8, tzinfo=UTC))
+    phone = make_key(KeyKind.PHONE, "13911113333")
+    buyer = make_key(KeyKind.BUYER, "amy", "tmall")
+
+    def seen() -> dict[str, datetime]:
+        with unit_of_work(actor) as db:
+            rows = db.execute(select(Identity.kind, Identity.last_seen_at)).all()
+            return {kind: at if at.tzinfo else at.replace(tzinfo=UTC) for kind, at in rows}
+
+    def resolve(keys: list[IdentityKey]) -> None:
+        with unit_of_work(actor) as db:
+            bulk.resolve_batch(db, actor, [bulk.Record(keys=keys)], source="pos", clock=clock)
+
+    resolve([phone, buyer])
+    first = clock.now()
+    clock.advance(timedelta(hours=20))
+    resolve([phone])  # within the day: not rewritten
+    assert seen() == {"phone": first, "buyer": first}
+    clock.advance(timedelta(hours=5))
+    resolve([phone, buyer])
+    assert seen() == {"phone": clock.now(), "buyer": clock.now()}
+    later = clock.now()
+    clock.advance(timedelta(days=3))
+    resolve([buyer])  # only the key seen again moves
+    assert seen() == {"phone": later, "buyer": clock.now()}
