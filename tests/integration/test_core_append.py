@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 
 import polars as pl
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 
 from siyu.core.append import append_frame, frame_ids, one_of
 from siyu.core.db import CrossTenantWrite, Database, unit_of_work
 from siyu.customers import service as customers
 from siyu.customers.models import Customer, Gender
 from siyu.customers.schemas import CustomerCreate
+from siyu.events.models import Event
 from tests.factories import bare_tenant
 
 NAMES = ["周,一", "吴\x1f二", "郑\t三", "王|四", "plain", "a,b\x1f\tc|d"]
@@ -124,3 +125,46 @@ def test_append_frame_refuses_another_tenants_constant(database: Database) -> No
     frame = pl.DataFrame({"id": frame_ids(1), "name": ["x"]})
     with unit_of_work(actor) as db, pytest.raises(CrossTenantWrite):
         append_frame(db, Customer, frame, {"tenant_id": other.tenant_id})
+
+
+def test_append_frame_analyzes_a_table_only_while_its_statistics_lag(database: Database) -> None:
+    """Appends within a transaction refresh the table's statistics once they outnumber the rows
+    the statistics know, so look-ups in the same import are planned on real counts; appends
+    small next to the table do not pay for an ANALYZE."""
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite's statistics are refreshed by the server's job")
+    actor = bare_tenant()
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    analyzed: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.startswith("ANALYZE"):
+            analyzed.append(statement)
+
+    def append(db, count: int) -> None:
+        frame = pl.DataFrame(
+            {"id": frame_ids(count), "customer_id": [str(uuid.uuid4())] * count},
+            schema={"id": pl.Utf8, "customer_id": pl.Utf8},
+        )
+        constants = {"tenant_id": actor.tenant_id, "type": "test.appended", "data": "{}"}
+        append_frame(db, Event, frame, {**constants, "occurred_at": now, "recorded_at": now})
+
+    def known(db) -> float:
+        return db.execute(
+            text("SELECT reltuples FROM pg_class WHERE oid = 'event'::regclass")
+        ).scalar()
+
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        with unit_of_work(actor) as db:
+            append(db, max(12_000, int(known(db)) + 1))
+            assert analyzed == ['ANALYZE "event"']
+        with unit_of_work(actor) as db:
+            base = int(known(db))
+            append(db, 10_000)  # fewer than the statistics know: no ANALYZE
+            assert len(analyzed) == 1
+            append(db, base - 10_000 + 1)  # together more than they know
+            assert len(analyzed) == 2
+            assert known(db) >= base + 10_000
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)

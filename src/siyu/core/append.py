@@ -135,19 +135,28 @@ _STATS_MIN_ROWS = 10_000
 
 
 def _refresh_statistics(session: Session, table: Table, appended: int) -> None:
-    """``ANALYZE`` a table each time this transaction has (at least) doubled what it appended.
+    """``ANALYZE`` a table when this transaction's appends outgrow what its statistics know.
 
     Autovacuum cannot see rows of an open transaction, so a long import would otherwise plan its
     own look-ups (is this order new? who owns this key?) with the empty table's statistics, and
-    PostgreSQL then filters millions of rows instead of probing the unique index. ANALYZE inside
-    the transaction counts the transaction's own rows; doubling keeps it to a few runs per import.
+    PostgreSQL then filters millions of rows instead of probing the unique index. The planner
+    scales the row count of the statistics by the table's current size on disk, so statistics
+    taken once the table held rows stay good while it grows; so the table is analyzed when the
+    rows appended since the transaction last analyzed it are at least ``_STATS_MIN_ROWS`` and
+    at least as many as the statistics count (``pg_class.reltuples``, −1 before the first
+    ANALYZE; ANALYZE inside the transaction counts its own rows): a few runs for the first
+    imports, none once the table is large next to an import.
     """
-    pending, analyzed = session.info.setdefault("append_stats", {}).get(table.name, (0, 0))
-    pending += appended
-    if pending >= max(_STATS_MIN_ROWS, analyzed):
-        session.execute(text(f'ANALYZE "{table.name}"'))
-        pending, analyzed = 0, analyzed + pending
-    session.info["append_stats"][table.name] = (pending, analyzed)
+    pending = session.info.setdefault("append_stats", {}).get(table.name, 0) + appended
+    if pending >= _STATS_MIN_ROWS:
+        known = session.execute(
+            text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:name)"),
+            {"name": f'"{table.name}"'},
+        ).scalar()
+        if known is None or pending >= known:
+            session.execute(text(f'ANALYZE "{table.name}"'))
+            pending = 0
+    session.info["append_stats"][table.name] = pending
 
 
 def one_of(session: Session, column: Any, values: Sequence[Any]) -> Any:

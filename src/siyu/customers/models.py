@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.core.clock import utcnow
 from siyu.core.db import Base, TenantScoped, Timestamped
+from siyu.core.types import key_text
 from siyu.security.pii import EncryptedString
 
 
@@ -60,9 +61,9 @@ class Customer(TenantScoped, Timestamped, Base):
 
     name: Mapped[str | None] = mapped_column(String(100))
     phone: Mapped[str | None] = mapped_column(EncryptedString(255))
-    phone_bidx: Mapped[str | None] = mapped_column(String(64))
+    phone_bidx: Mapped[str | None] = mapped_column(key_text(64))
     email: Mapped[str | None] = mapped_column(EncryptedString(512))
-    email_bidx: Mapped[str | None] = mapped_column(String(64))
+    email_bidx: Mapped[str | None] = mapped_column(key_text(64))
     gender: Mapped[Gender] = mapped_column(String(8), default=Gender.UNKNOWN)
     birthday_on: Mapped[date | None] = mapped_column(Date)
     province: Mapped[str | None] = mapped_column(String(32))

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from siyu.core.append import CUSTOMER_REF, AppendScoped
 from siyu.core.clock import utcnow
 from siyu.core.db import Base
+from siyu.core.types import key_text
 
 
 class EventType(StrEnum):
@@ -40,5 +41,5 @@ class Event(AppendScoped, Base):
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
     customer_id: Mapped[uuid.UUID | None] = mapped_column(info=CUSTOMER_REF)
     source: Mapped[str] = mapped_column(String(32), default="siyu")
-    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(key_text(200))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

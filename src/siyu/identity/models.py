@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from siyu.core.append import CUSTOMER_REF, AppendScoped
 from siyu.core.clock import utcnow
 from siyu.core.db import Base, TenantScoped, Timestamped
+from siyu.core.types import key_text
 from siyu.security.pii import EncryptedString
 
 
@@ -28,7 +29,7 @@ class Identity(AppendScoped, Timestamped, Base):
     customer_id: Mapped[uuid.UUID] = mapped_column(info=CUSTOMER_REF)
     kind: Mapped[str] = mapped_column(String(32))
     namespace: Mapped[str] = mapped_column(String(64), default="")
-    key_hash: Mapped[str] = mapped_column(String(64))
+    key_hash: Mapped[str] = mapped_column(key_text(64))
     value: Mapped[str] = mapped_column(EncryptedString(512))
     source: Mapped[str] = mapped_column(String(32))
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -47,7 +48,7 @@ class JunkKey(TenantScoped, Base):
 
     kind: Mapped[str] = mapped_column(String(32))
     namespace: Mapped[str] = mapped_column(String(64), default="")
-    key_hash: Mapped[str] = mapped_column(String(64))
+    key_hash: Mapped[str] = mapped_column(key_text(64))
     value: Mapped[str] = mapped_column(EncryptedString(512))
     reason: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default=JunkStatus.FLAGGED)
@@ -124,4 +125,4 @@ class Evidence(AppendScoped, Timestamped, Base):
     province: Mapped[str | None] = mapped_column(String(32))
     city: Mapped[str | None] = mapped_column(String(32))
     address: Mapped[str | None] = mapped_column(EncryptedString(1024))
-    fingerprint: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[str] = mapped_column(key_text(64))

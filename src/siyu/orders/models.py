@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.core.append import CUSTOMER_REF, AppendScoped
 from siyu.core.db import Base, Timestamped
+from siyu.core.types import key_text
 
 
 class OrderSource(StrEnum):
@@ -44,7 +45,7 @@ class Order(AppendScoped, Timestamped, Base):
 
     customer_id: Mapped[uuid.UUID | None] = mapped_column(info=CUSTOMER_REF)
     source: Mapped[OrderSource] = mapped_column(String(32))
-    external_id: Mapped[str] = mapped_column(String(128))
+    external_id: Mapped[str] = mapped_column(key_text(128))
     status: Mapped[OrderStatus] = mapped_column(String(32))
     org_unit_id: Mapped[uuid.UUID | None] = mapped_column()
     staff_id: Mapped[uuid.UUID | None] = mapped_column()
