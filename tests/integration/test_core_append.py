@@ -150,9 +150,8 @@ def test_append_frame_analyzes_a_table_only_while_its_statistics_lag(database: D
         append_frame(db, Event, frame, {**constants, "occurred_at": now, "recorded_at": now})
 
     def known(db) -> float:
-        return db.execute(
-            text("SELECT reltuples FROM pg_class WHERE oid = 'event'::regclass")
-        ).scalar()
+        statistics = text("SELECT reltuples FROM pg_class WHERE oid = 'event'::regclass")
+        return float(db.execute(statistics).scalar_one())
 
     event.listen(database.engine, "before_cursor_execute", record)
     try:
