@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import polars as pl
+import psycopg
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from siyu.core.append import append_frame, frame_ids, one_of
 from siyu.core.db import CrossTenantWrite, Database, unit_of_work
@@ -135,11 +139,6 @@ def test_append_frame_analyzes_a_table_only_while_its_statistics_lag(database: D
         pytest.skip("PostgreSQL only: SQLite's statistics are refreshed by the server's job")
     actor = bare_tenant()
     now = datetime(2026, 11, 23, tzinfo=UTC)
-    analyzed: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        if statement.startswith("ANALYZE"):
-            analyzed.append(statement)
 
     def append(db, count: int) -> None:
         frame = pl.DataFrame(
@@ -149,21 +148,77 @@ def test_append_frame_analyzes_a_table_only_while_its_statistics_lag(database: D
         constants = {"tenant_id": actor.tenant_id, "type": "test.appended", "data": "{}"}
         append_frame(db, Event, frame, {**constants, "occurred_at": now, "recorded_at": now})
 
-    def known(db) -> float:
+    def known(db) -> float:  # what the statistics count (ANALYZE in a transaction sees its rows)
         statistics = text("SELECT reltuples FROM pg_class WHERE oid = 'event'::regclass")
         return float(db.execute(statistics).scalar_one())
 
-    event.listen(database.engine, "before_cursor_execute", record)
-    try:
+    with unit_of_work(actor) as db:
+        first = max(12_000, int(known(db)) + 1)
+        append(db, first)
+        assert known(db) >= first  # analyzed
+    with unit_of_work(actor) as db:
+        base = known(db)
+        append(db, 10_000)  # fewer than the statistics know: no ANALYZE
+        assert known(db) == base
+        append(db, int(base) - 10_000 + 1)  # together more than they know
+        assert known(db) >= base + 10_000
+
+
+@pytest.mark.parametrize("count", [200, 30_000])
+def test_a_copy_left_running_is_seen_by_the_next_statement(database: Database, count: int) -> None:
+    """``wait=False``: the transaction's next statement waits for the ``COPY`` and sees its rows."""
+    actor = bare_tenant()
+    ids = frame_ids(count)
+    frame = pl.DataFrame(
+        {"id": ids, "name": ["某"] * count}, schema={"id": pl.Utf8, "name": pl.Utf8}
+    )
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    constants = {"tenant_id": actor.tenant_id, "created_at": now, "updated_at": now}
+    with unit_of_work(actor) as db:
+        assert append_frame(db, Customer, frame, constants, wait=False) == count
+        assert db.scalar(select(func.count()).select_from(Customer)) == count
+    with unit_of_work(actor) as db:  # and the commit waited for it too
+        append_frame(db, Customer, frame.with_columns(frame_ids(count)), constants, wait=False)
+    with unit_of_work(actor) as db:
+        assert db.scalar(select(func.count()).select_from(Customer)) == 2 * count
+
+
+def test_a_failed_copy_left_running_fails_the_unit_of_work(database: Database) -> None:
+    """The ``COPY``'s error is raised at the next statement (or the commit); nothing is written,
+    and the pooled connection serves the next unit of work as if nothing happened."""
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite appends before append_frame returns")
+    actor = bare_tenant()
+    count = 1_000
+    ids = frame_ids(count)
+    frame = pl.DataFrame(
+        {"id": ids, "name": ["某"] * count}, schema={"id": pl.Utf8, "name": pl.Utf8}
+    )
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    constants = {"tenant_id": actor.tenant_id, "created_at": now, "updated_at": now}
+    with unit_of_work(actor) as db:
+        append_frame(db, Customer, frame, constants)
+
+    def left_running(name: str, then: Callable[[Session], object]) -> None:
         with unit_of_work(actor) as db:
-            append(db, max(12_000, int(known(db)) + 1))
-            assert analyzed == ['ANALYZE "event"']
+            append_frame(db, Customer, frame.with_columns(name=pl.lit(name)), constants, wait=False)
+            then(db)
+
+    for step, then in [
+        ("statement", lambda db: db.scalar(select(func.count()).select_from(Customer))),
+        ("commit", lambda db: None),
+    ]:
+        # from a statement SQLAlchemy wraps the driver's error, as for its own statements
+        with pytest.raises((IntegrityError, psycopg.errors.UniqueViolation)):
+            left_running(step, then)
         with unit_of_work(actor) as db:
-            base = int(known(db))
-            append(db, 10_000)  # fewer than the statistics know: no ANALYZE
-            assert len(analyzed) == 1
-            append(db, base - 10_000 + 1)  # together more than they know
-            assert len(analyzed) == 2
-            assert known(db) >= base + 10_000
-    finally:
-        event.remove(database.engine, "before_cursor_execute", record)
+            rows = db.execute(select(Customer.name, func.count()).group_by(Customer.name)).all()
+            assert rows == [("某", count)]
+
+    def fail(db: Session) -> None:
+        raise RuntimeError("the caller fails meanwhile")
+
+    with pytest.raises(RuntimeError):  # the rollback waits for the COPY and drops its error
+        left_running("rolled back", fail)
+    with unit_of_work(actor) as db:
+        assert db.scalar(select(func.count()).select_from(Customer)) == count

@@ -30,13 +30,13 @@ from sqlalchemy import (
     cast,
     func,
     insert,
-    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from siyu.core import pgcopy
 from siyu.core.db import TenantScoped, check_rows_tenant
 
 CUSTOMER_REF = {"refers_to": "customer"}
@@ -113,9 +113,8 @@ def append_rows(session: Session, model: type[Any], rows: Sequence[dict[str, Any
         for value, process in zip(extra.values(), processors[len(named) :], strict=True)
     )
     quoted = ", ".join(f'"{name}"' for name in names)
-    raw = connection.connection.driver_connection
-    if raw is None:
-        raise RuntimeError("the session's connection has no driver connection")
+    pgcopy.settle(connection)
+    raw = pgcopy.driver(connection)
     with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
         if any(processors):
             for row in rows:
@@ -127,15 +126,16 @@ def append_rows(session: Session, model: type[Any], rows: Sequence[dict[str, Any
         else:
             for row in rows:
                 copy.write_row((*[row[name] for name in named], *constant))
-    _refresh_statistics(session, table, len(rows))
+    _refresh_statistics(session, table, len(rows))(raw)
     return len(rows)
 
 
 _STATS_MIN_ROWS = 10_000
 
 
-def _refresh_statistics(session: Session, table: Table, appended: int) -> None:
-    """``ANALYZE`` a table when this transaction's appends outgrow what its statistics know.
+def _refresh_statistics(session: Session, table: Table, appended: int) -> pgcopy.After:
+    """What to run on the driver connection once ``appended`` rows are in ``table``: an
+    ``ANALYZE`` when this transaction's appends outgrow what the table's statistics know.
 
     Autovacuum cannot see rows of an open transaction, so a long import would otherwise plan its
     own look-ups (is this order new? who owns this key?) with the empty table's statistics, and
@@ -145,18 +145,23 @@ def _refresh_statistics(session: Session, table: Table, appended: int) -> None:
     rows appended since the transaction last analyzed it are at least ``_STATS_MIN_ROWS`` and
     at least as many as the statistics count (``pg_class.reltuples``, −1 before the first
     ANALYZE; ANALYZE inside the transaction counts its own rows): a few runs for the first
-    imports, none once the table is large next to an import.
+    imports, none once the table is large next to an import. Driver calls, not the session's:
+    the step may run on ``pgcopy``'s helper thread.
     """
-    pending = session.info.setdefault("append_stats", {}).get(table.name, 0) + appended
-    if pending >= _STATS_MIN_ROWS:
-        known = session.execute(
-            text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:name)"),
-            {"name": f'"{table.name}"'},
-        ).scalar()
-        if known is None or pending >= known:
-            session.execute(text(f'ANALYZE "{table.name}"'))
-            pending = 0
-    session.info["append_stats"][table.name] = pending
+    counts = session.info.setdefault("append_stats", {})
+
+    def step(raw: Any) -> None:
+        pending = counts.get(table.name, 0) + appended
+        if pending >= _STATS_MIN_ROWS:
+            row = raw.execute(
+                "SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", (f'"{table.name}"',)
+            ).fetchone()
+            if row is None or pending >= row[0]:
+                raw.execute(f'ANALYZE "{table.name}"')
+                pending = 0
+        counts[table.name] = pending
+
+    return step
 
 
 def one_of(session: Session, column: Any, values: Sequence[Any]) -> Any:
@@ -215,8 +220,14 @@ def append_frame(
     model: type[Any],
     frame: pl.DataFrame,
     constants: Mapping[str, Any] | None = None,
+    *,
+    wait: bool = True,
 ) -> int:
     """Insert the rows of a Polars frame whose columns are ``model``'s; return how many.
+
+    ``wait=False``: on PostgreSQL, a large frame's ``COPY`` goes on while the caller does
+    its next Python work (``core.pgcopy``); the session's next statement, ``COPY`` or commit
+    waits for it and raises its error. For bulk work whose unit of work fails whole anyway.
 
     ``constants`` are columns with one value for every row (the tenant, a timestamp, a source),
     in frame form: ids as ``UUID`` or text, aware datetimes, JSON as text. They are added here,
@@ -245,7 +256,7 @@ def append_frame(
     if dialect.name == "postgresql" and frame.height <= _SMALL_FRAME:
         fixed = {name: _frame_value(value) for name, value in constants.items()}
         appended = _insert_small(session, table, frame, fixed, extra)
-        _refresh_statistics(session, table, appended)
+        _refresh_statistics(session, table, appended)(pgcopy.driver(connection))
         return appended
     if constants:
         frame = frame.with_columns(_literal(value).alias(name) for name, value in constants.items())
@@ -269,16 +280,14 @@ def append_frame(
     )
     names = ", ".join(f'"{name}"' for name in stored_frame.columns)
     if dialect.name == "postgresql":
-        raw = connection.connection.driver_connection
-        if raw is None:
-            raise RuntimeError("the session's connection has no driver connection")
-        payload = stored_frame.write_csv(include_header=False, null_value="")
-        with (
-            raw.cursor() as cursor,
-            cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT csv)') as copy,
-        ):
-            copy.write(payload.encode())
-        _refresh_statistics(session, table, stored_frame.height)
+        payload = stored_frame.write_csv(include_header=False, null_value="").encode()
+        pgcopy.copy(
+            connection,
+            f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT csv)',
+            payload,
+            after=_refresh_statistics(session, table, stored_frame.height),
+            wait=wait,
+        )
         return stored_frame.height
     marks = ", ".join("?" for _ in stored_frame.columns)
     statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'  # noqa: S608 - model names

@@ -46,6 +46,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from siyu.config import Settings
+from siyu.core import pgcopy
 from siyu.core.actor import Actor
 from siyu.core.clock import utcnow
 from siyu.core.errors import AppError, TenantContextMissing
@@ -282,6 +283,7 @@ def _transaction(session: Session) -> Iterator[Session]:
     with session:
         try:
             yield session
+            pgcopy.settle_session(session)  # a COPY still running: its error fails the work here
             session.commit()
         except BaseException:
             session.rollback()

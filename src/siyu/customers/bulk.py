@@ -38,11 +38,12 @@ def create_many(
     *,
     source: str,
     now: datetime,
+    wait: bool = True,
 ) -> list[uuid.UUID]:
     """Create one customer per profile (keys of ``PROFILE_KEYS``); return their ids in order.
 
     Phones and emails must already be valid (they come from OneID keys); new customers land in
-    the creator's org scope as with ``create_customer``.
+    the creator's org scope as with ``create_customer``. ``wait=False``: see ``append_frame``.
     """
     require(actor, Perm.CUSTOMERS_WRITE)
     scoped = actor.staff_id is not None and actor.scope_path is not None
@@ -85,6 +86,7 @@ def create_many(
             "created_at": now,
             "updated_at": now,
         },
+        wait=wait,
     )
     return [uuid.UUID(i) for i in ids.to_list()]
 

@@ -319,8 +319,15 @@ def _resolve_batch(
     new_groups.extend([i] for i in lonely)
     result.merged_ids.extend(bridges.merge_bridges(db, actor, merges, source=source, clock=clock))
 
+    customer_bulk.apply_many(
+        db,
+        actor,
+        {cid: _latest_values(records, indexes) for cid, indexes in joins.items()},
+        source=source,
+    )
+    # from here the appends' COPYs run while the next frame is built (``core.pgcopy``)
     profiles = [_first_values(records, indexes) for indexes in new_groups]
-    created = customer_bulk.create_many(db, actor, profiles, source=source, now=now)
+    created = customer_bulk.create_many(db, actor, profiles, source=source, now=now, wait=False)
     result.created.update(created)
     for customer_id, indexes in zip(created, new_groups, strict=True):
         for i in indexes:
@@ -328,12 +335,6 @@ def _resolve_batch(
     for customer_id, indexes in joins.items():
         for i in indexes:
             result.customer_ids[i] = customer_id
-    customer_bulk.apply_many(
-        db,
-        actor,
-        {cid: _latest_values(records, indexes) for cid, indexes in joins.items()},
-        source=source,
-    )
 
     fresh: dict[int, uuid.UUID] = {}  # keys nobody owned: the customer of their first record
     for indexes in [*new_groups, *joins.values()]:
@@ -532,6 +533,7 @@ def _append_identities(
         Identity,
         frame,
         {"tenant_id": tenant_id, "source": source, "last_seen_at": now, "created_at": now},
+        wait=False,
     )
 
 
@@ -575,4 +577,5 @@ def _append_created_events(
             "source": source,
             "idempotency_key": None,
         },
+        wait=False,
     )

@@ -500,4 +500,4 @@ def _append_evidence(
         pl.col("fingerprint"),
         *(pl.col(f) for f in fields),
     )
-    append_frame(db, Evidence, rows)
+    append_frame(db, Evidence, rows, wait=False)

@@ -294,6 +294,7 @@ def insert_rows(
 
 
 def append_frames(db: Session, order_rows: pl.DataFrame, line_rows: pl.DataFrame) -> None:
-    """Append new order and line rows given as frames of their columns (``append_frame``)."""
-    append_frame(db, Order, order_rows)
-    append_frame(db, OrderLine, line_rows)
+    """Append new order and line rows given as frames of their columns (``append_frame``); the
+    ``COPY`` of the lines may still run when this returns (``wait=False``)."""
+    append_frame(db, Order, order_rows, wait=False)
+    append_frame(db, OrderLine, line_rows, wait=False)

@@ -1,0 +1,135 @@
+"""PostgreSQL ``COPY`` on a session's connection, optionally while the caller goes on.
+
+An import alternates Python work (parsing, OneID, building the next frame) with ``COPY`` of the
+frame it just built; done one after the other, one core idles while the other works. With
+``wait=False`` the ``COPY`` runs on a helper thread, on the session's own connection and inside
+its transaction, while the caller prepares what comes next; the driver releases the GIL while it
+waits for the server. Anything else that would use the connection first waits for the ``COPY``
+and raises its error, if any: every statement (``before_cursor_execute``), the commit, the next
+``COPY``; a unit of work settles it before it commits. A rollback waits for it and drops its
+outcome; so does handing the connection back to the pool. So the transaction sees the rows as if
+the ``COPY`` had finished when it was asked for, and a failed ``COPY`` fails the unit of work at
+its next step at the latest.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import structlog
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import Pool
+
+log = structlog.get_logger()
+
+_PENDING = "siyu_pending_copy"
+
+After = Callable[[psycopg.Connection[Any]], None]
+
+
+class _Pending:
+    """A ``COPY`` running on a helper thread; ``result()`` waits and re-raises its error."""
+
+    def __init__(self, work: Callable[[], None]) -> None:
+        self._error: BaseException | None = None
+        self._work = work
+        self._thread = threading.Thread(target=self._run, name="siyu-copy", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits
+            self._error = exc
+
+    def result(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+
+def copy(
+    connection: Connection, statement: str, payload: bytes, *, after: After | None, wait: bool
+) -> None:
+    """Run ``COPY … FROM STDIN`` with ``payload`` on ``connection``, then ``after`` (given the
+    driver connection); with ``wait=False`` on a helper thread, returning at once."""
+    settle(connection)
+    raw = driver(connection)
+
+    def work() -> None:
+        with raw.cursor() as cursor, cursor.copy(statement) as stream:
+            stream.write(payload)
+        if after is not None:
+            after(raw)
+
+    if wait:
+        work()
+    else:
+        connection.info[_PENDING] = _Pending(work)
+
+
+def driver(connection: Connection) -> psycopg.Connection[Any]:
+    """The psycopg connection under ``connection`` (PostgreSQL only)."""
+    raw = connection.connection.driver_connection
+    if not isinstance(raw, psycopg.Connection):
+        raise RuntimeError("COPY needs the session's psycopg connection")
+    return raw
+
+
+def settle(connection: Connection) -> None:
+    """Wait for the connection's ``COPY`` in progress, if any; raise its error."""
+    pending = connection.info.pop(_PENDING, None)
+    if pending is not None:
+        pending.result()
+
+
+def settle_session(session: Session) -> None:
+    """``settle`` the connection of the session's transaction, if it has one."""
+    if session.in_transaction():
+        settle(session.connection())
+
+
+def _drop(info: dict[Any, Any]) -> None:
+    """Wait for a ``COPY`` whose transaction is being rolled back; its error no longer matters."""
+    pending = info.pop(_PENDING, None)
+    if pending is not None:
+        try:
+            pending.result()
+        except Exception as exc:  # noqa: BLE001 - the transaction is rolled back anyway
+            log.info("background_copy_dropped", error=type(exc).__name__)
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _before_statement(
+    conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> None:
+    settle(conn)
+
+
+@event.listens_for(Engine, "commit")
+def _before_commit(conn: Connection) -> None:
+    settle(conn)
+
+
+@event.listens_for(Engine, "rollback")
+def _before_rollback(conn: Connection) -> None:
+    if not conn.invalidated:  # an invalidated connection's info is out of reach (and its COPY
+        _drop(conn.info)  # ended with it); the pool drops the entry when it takes it back
+
+
+@event.listens_for(Engine, "rollback_savepoint")
+def _before_rollback_to_savepoint(conn: Connection, name: str, context: Any) -> None:
+    if not conn.invalidated:
+        _drop(conn.info)
+
+
+@event.listens_for(Pool, "checkin")
+def _on_checkin(dbapi_connection: Any, record: Any) -> None:
+    if record is not None:
+        _drop(record.info)
