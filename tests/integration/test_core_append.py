@@ -13,6 +13,7 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from siyu.core.actor import Actor
 from siyu.core.append import append_frame, frame_ids, one_of
 from siyu.core.db import CrossTenantWrite, Database, unit_of_work
 from siyu.customers import service as customers
@@ -164,16 +165,20 @@ def test_append_frame_analyzes_a_table_only_while_its_statistics_lag(database: D
         assert known(db) >= base + 10_000
 
 
+def customer_rows(actor: Actor, count: int) -> tuple[pl.DataFrame, dict[str, object]]:
+    """``count`` new customers named 某 as a frame, and the constants to append them with."""
+    frame = pl.DataFrame(
+        {"id": frame_ids(count), "name": ["某"] * count}, schema={"id": pl.Utf8, "name": pl.Utf8}
+    )
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    return frame, {"tenant_id": actor.tenant_id, "created_at": now, "updated_at": now}
+
+
 @pytest.mark.parametrize("count", [200, 30_000])
 def test_a_copy_left_running_is_seen_by_the_next_statement(database: Database, count: int) -> None:
     """``wait=False``: the transaction's next statement waits for the ``COPY`` and sees its rows."""
     actor = bare_tenant()
-    ids = frame_ids(count)
-    frame = pl.DataFrame(
-        {"id": ids, "name": ["某"] * count}, schema={"id": pl.Utf8, "name": pl.Utf8}
-    )
-    now = datetime(2026, 11, 23, tzinfo=UTC)
-    constants = {"tenant_id": actor.tenant_id, "created_at": now, "updated_at": now}
+    frame, constants = customer_rows(actor, count)
     with unit_of_work(actor) as db:
         assert append_frame(db, Customer, frame, constants, wait=False) == count
         assert db.scalar(select(func.count()).select_from(Customer)) == count
@@ -190,12 +195,7 @@ def test_a_failed_copy_left_running_fails_the_unit_of_work(database: Database) -
         pytest.skip("SQLite appends before append_frame returns")
     actor = bare_tenant()
     count = 1_000
-    ids = frame_ids(count)
-    frame = pl.DataFrame(
-        {"id": ids, "name": ["某"] * count}, schema={"id": pl.Utf8, "name": pl.Utf8}
-    )
-    now = datetime(2026, 11, 23, tzinfo=UTC)
-    constants = {"tenant_id": actor.tenant_id, "created_at": now, "updated_at": now}
+    frame, constants = customer_rows(actor, count)
     with unit_of_work(actor) as db:
         append_frame(db, Customer, frame, constants)
 
