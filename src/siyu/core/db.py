@@ -58,6 +58,10 @@ log = structlog.get_logger(__name__)
 # PostgreSQL connections older than this are replaced at checkout: servers, proxies and firewalls
 # that cut connections after a while never get to cut ours.
 POOL_RECYCLE_SECONDS = 1800
+SQLITE_CACHE_KIB = 65_536
+"""SQLite's page cache per connection (its default is 2 MiB): an import's write transaction spills
+dirty pages to the WAL and reads index pages back once the cache is full (1M order rows: 161 s
+with the default, 146 s with this). Memory is taken only as pages are used."""
 # Rows SQLite's ANALYZE samples per index: enough for the planner, quick on any table size
 # (SQLite's advice is 100 to 1,000).
 SQLITE_ANALYSIS_LIMIT = 1000
@@ -117,7 +121,8 @@ def _normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and real savepoints."""
+    """Create an engine; SQLite gets WAL, foreign keys, a busy timeout, a larger page cache and
+    real savepoints."""
     url = _normalise_url(url)
     kwargs.setdefault("json_serializer", json_text)
     kwargs.setdefault("json_deserializer", orjson.loads)
@@ -134,6 +139,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             if ":memory:" not in url:
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
             cur.close()
 
         @event.listens_for(engine, "begin")
