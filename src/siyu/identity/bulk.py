@@ -18,7 +18,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -98,14 +98,9 @@ def _owned(
             )
             for key_hash, owner, seen in rows:
                 owners[by_hash[key_hash]] = owner
-                if stale_before is not None and _aware(seen) < stale_before:
+                if stale_before is not None and seen < stale_before:
                     stale[(kind, namespace)].append(key_hash)
     return owners, stale
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives stored UTC times back naive."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def owners_of(
