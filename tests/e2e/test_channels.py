@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from siyu.channels.wecom.crypto import WeComCrypto
 from siyu.channels.wecom.fake.callbacks import event_xml
 from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.test_console import data_table, e2e, nav_link, sign_in
+from tests.e2e.test_console import data_table, e2e, nav_link, open_dialog, reload, sign_in
 
 CORP_ID = "wwe2e0000000000001"
 TOKEN = "e2e-callback-token"
@@ -73,12 +73,11 @@ def test_admin_adds_a_wecom_app_and_sees_its_callbacks(page: Page) -> None:
     )
     assert posted.status_code == 200
 
-    page.reload()
+    reload(page)
     row = data_table(page, "企业微信应用").locator("tbody tr", has_text=name)
     expect(row).not_to_contain_text("尚未收到")
-    row.get_by_role("button", name=f"回调记录 {name}").click()
-    callbacks = page.get_by_role("dialog", name=f"「{name}」的回调记录")
-    expect(callbacks).to_be_visible()
+    button = row.get_by_role("button", name=f"回调记录 {name}")
+    open_dialog(page, button, f"「{name}」的回调记录")
     first = data_table(page, f"「{name}」的回调记录").locator("tbody tr").first
     expect(first).to_contain_text("del_follow_user")
     expect(first).to_contain_text(re.compile("已忽略|待处理"))

@@ -11,7 +11,7 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import ARTIFACTS, DemoServer
-from tests.e2e.test_console import data_table, e2e, nav_link, sign_in
+from tests.e2e.test_console import data_table, e2e, nav_link, open_dialog, reload, sign_in
 from tests.factories import signed
 
 
@@ -58,14 +58,14 @@ def test_admin_adds_rotates_and_disables_an_order_webhook(
     assert received.status_code == 200, received.text
     assert received.json()["inserted"] == 1
 
-    page.reload()
+    reload(page)
     row = data_table(page, "订单推送端点").locator("tbody tr", has_text=name)
     expect(row).to_contain_text("启用中")
     expect(row).to_contain_text("门店 POS")
     expect(row).not_to_contain_text("从未")
     page.screenshot(path=ARTIFACTS / "webhooks-zh.png", full_page=True)
-    row.get_by_role("button", name=f"推送记录 {name}").click()
-    log = page.get_by_role("dialog", name=f"「{name}」最近的推送")
+    button = row.get_by_role("button", name=f"推送记录 {name}")
+    log = open_dialog(page, button, f"「{name}」最近的推送")
     expect(log.get_by_role("table")).to_contain_text("1")
     log.get_by_role("button", name="关闭").click()
 
