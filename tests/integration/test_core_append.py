@@ -222,3 +222,31 @@ def test_a_failed_copy_left_running_fails_the_unit_of_work(database: Database) -
         left_running("rolled back", fail)
     with unit_of_work(actor) as db:
         assert db.scalar(select(func.count()).select_from(Customer)) == count
+
+
+def test_copies_left_running_queue_up_in_order(database: Database) -> None:
+    """Several ``wait=False`` appends in a row run one after another: all are seen by the next
+    statement; when one fails, the ones after it are skipped and its error fails the work."""
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite appends before append_frame returns")
+    actor = bare_tenant()
+    count = 1_000
+    frame, constants = customer_rows(actor, count)
+    fresh = [frame.with_columns(frame_ids(count)) for _ in range(3)]
+    with unit_of_work(actor) as db:
+        for part in fresh:
+            append_frame(db, Customer, part, constants, wait=False)
+        assert db.scalar(select(func.count()).select_from(Customer)) == 3 * count
+
+    # the second repeats the first's ids; the first repeats stored ids (the second is skipped,
+    # so the error is the first's, not "the transaction is aborted")
+    def append_all(parts: list[pl.DataFrame]) -> None:
+        with unit_of_work(actor) as db:
+            for part in parts:
+                append_frame(db, Customer, part, constants, wait=False)
+
+    for parts in ([frame, frame], [fresh[0], frame.with_columns(frame_ids(count))]):
+        with pytest.raises((IntegrityError, psycopg.errors.UniqueViolation)):
+            append_all(parts)
+        with unit_of_work(actor) as db:
+            assert db.scalar(select(func.count()).select_from(Customer)) == 3 * count

@@ -4,9 +4,10 @@ An import alternates Python work (parsing, OneID, building the next frame) with 
 frame it just built; done one after the other, one core idles while the other works. With
 ``wait=False`` the ``COPY`` runs on a helper thread, on the session's own connection and inside
 its transaction, while the caller prepares what comes next; the driver releases the GIL while it
-waits for the server. Anything else that would use the connection first waits for the ``COPY``
-and raises its error, if any: every statement (``before_cursor_execute``), the commit, the next
-``COPY``; a unit of work settles it before it commits. A rollback waits for it and drops its
+waits for the server. Further ``COPY``s asked for meanwhile queue up behind it on that thread, in
+order. Anything else that would use the connection first waits for the queue and raises the first
+error, if any: every statement (``before_cursor_execute``), the commit, a ``COPY`` that waits; a
+unit of work settles it before it commits. A rollback waits for it and drops its
 outcome; so does handing the connection back to the pool. So the transaction sees the rows as if
 the ``COPY`` had finished when it was asked for, and a failed ``COPY`` fails the unit of work at
 its next step at the latest.
@@ -14,6 +15,7 @@ its next step at the latest.
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -33,21 +35,30 @@ After = Callable[[psycopg.Connection[Any]], None]
 
 
 class _Pending:
-    """A ``COPY`` running on a helper thread; ``result()`` waits and re-raises its error."""
+    """``COPY``s running one after another on a helper thread, in the order they were asked
+    for; ``result()`` waits for all of them and re-raises the first error (the ones after a
+    failed ``COPY`` are skipped: its transaction is lost anyway)."""
 
-    def __init__(self, work: Callable[[], None]) -> None:
+    def __init__(self) -> None:
         self._error: BaseException | None = None
-        self._work = work
+        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="siyu-copy", daemon=True)
         self._thread.start()
 
+    def add(self, work: Callable[[], None]) -> None:
+        self._queue.put(work)
+
     def _run(self) -> None:
-        try:
-            self._work()
-        except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits
-            self._error = exc
+        while (work := self._queue.get()) is not None:
+            if self._error is not None:
+                continue
+            try:
+                work()
+            except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits
+                self._error = exc
 
     def result(self) -> None:
+        self._queue.put(None)
         self._thread.join()
         if self._error is not None:
             error, self._error = self._error, None
@@ -58,8 +69,8 @@ def copy(
     connection: Connection, statement: str, payload: bytes, *, after: After | None, wait: bool
 ) -> None:
     """Run ``COPY … FROM STDIN`` with ``payload`` on ``connection``, then ``after`` (given the
-    driver connection); with ``wait=False`` on a helper thread, returning at once."""
-    settle(connection)
+    driver connection); with ``wait=False`` on a helper thread, returning at once: successive
+    ``COPY``s of one connection queue up there, so the caller can build several frames on."""
     raw = driver(connection)
 
     def work() -> None:
@@ -69,9 +80,13 @@ def copy(
             after(raw)
 
     if wait:
+        settle(connection)
         work()
-    else:
-        connection.info[_PENDING] = _Pending(work)
+        return
+    pending = connection.info.get(_PENDING)
+    if pending is None:
+        pending = connection.info[_PENDING] = _Pending()
+    pending.add(work)
 
 
 def driver(connection: Connection) -> psycopg.Connection[Any]:
@@ -83,7 +98,7 @@ def driver(connection: Connection) -> psycopg.Connection[Any]:
 
 
 def settle(connection: Connection) -> None:
-    """Wait for the connection's ``COPY`` in progress, if any; raise its error."""
+    """Wait for the connection's ``COPY``s in progress, if any; raise the first error."""
     pending = connection.info.pop(_PENDING, None)
     if pending is not None:
         pending.result()
