@@ -151,14 +151,20 @@ def main() -> None:
     server_cpu: float | None = 0.0
     started = time.perf_counter()
     cpu = time.process_time()
+
+    def prepared(start: int) -> bulk.Prepared | None:
+        part = records[start : start + args.batch]
+        return bulk.prepare(actor.tenant_id, [bulk.Record(keys=k) for k in part]) if part else None
+
     with heap.bulk():  # the batches of one job, as an import runs them
+        batch = prepared(0)
         for start in range(0, len(records), args.batch):
-            part = records[start : start + args.batch]
+            assert batch is not None
             with unit_of_work(actor, database=database) as db:
                 before = backend_cpu(db)
-                result = bulk.resolve_batch(
-                    db, actor, [bulk.Record(keys=k) for k in part], source="bench"
-                )
+                result = bulk.resolve_batch(db, actor, batch, source="bench")
+                # the next batch is prepared while the server still writes this one
+                batch = prepared(start + args.batch)
                 after = backend_cpu(db)
             if server_cpu is not None and before is not None and after is not None:
                 server_cpu += after - before

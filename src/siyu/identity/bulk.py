@@ -62,6 +62,52 @@ class BatchResolution:
     junk_keys: set[str] = field(default_factory=set)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A batch of records with what resolving them takes from Python alone (``prepare``).
+
+    Keys are numbered: ``keys[n]`` is key number ``n``, ``hash_of[n]`` its blind index, ``uses[n]``
+    how many records carry it; ``coded[i]`` are record ``i``'s distinct key numbers. ``static``
+    holds the numbers of keys junk by their value alone (with why); ``spaces`` the others'
+    numbers by hash, grouped by ``(kind, namespace)``.
+    """
+
+    tenant_id: uuid.UUID
+    records: Sequence[Record]
+    keys: list[IdentityKey]
+    coded: list[list[int]]
+    uses: list[int]
+    hash_of: list[str]
+    static: dict[int, str]
+    spaces: Spaces
+    exclusive: list[bool]
+
+
+def prepare(tenant_id: uuid.UUID, records: Sequence[Record]) -> Prepared:
+    """Number, hash and screen a batch's keys for ``tenant_id``, without the database.
+
+    ``resolve_batch`` does this itself when given the records; a job that resolves batch after
+    batch prepares the next batch while the database still writes the last one (its ``COPY``s
+    run on ``core.pgcopy``'s helper thread until the unit of work commits).
+    """
+    with heap.bulk():
+        number: dict[IdentityKey, int] = {}
+        coded = [
+            list(dict.fromkeys([number.setdefault(k, len(number)) for k in r.keys]))
+            for r in records
+        ]
+        keys = list(number)
+        uses = [0] * len(keys)
+        for codes in coded:
+            for n in codes:
+                uses[n] += 1
+        hash_of = key_hash_list(tenant_id, keys)
+        static = {n: reason for n, k in enumerate(keys) if (reason := junk_reason(k)) is not None}
+        spaces = _spaces((n for n in range(len(keys)) if n not in static), keys, hash_of)
+        exclusive = [k.kind in EXCLUSIVE for k in keys]
+    return Prepared(tenant_id, records, keys, coded, uses, hash_of, static, spaces, exclusive)
+
+
 Spaces = dict[tuple[str, str], dict[str, int]]
 """Numbered keys grouped where their values are unique: ``(kind, namespace)`` → hash → number."""
 
@@ -156,22 +202,29 @@ def _exclusive_counts(
 def resolve_batch(
     db: Session,
     actor: Actor,
-    records: Sequence[Record],
+    records: Sequence[Record] | Prepared,
     *,
     source: str,
     fanout_limit: int | None = service.DEFAULT_FANOUT_LIMIT,
     clock: Clock = SYSTEM_CLOCK,
 ) -> BatchResolution:
-    """Resolve every record to a customer, creating, joining or bridging customers."""
+    """Resolve every record to a customer, creating, joining or bridging customers.
+
+    ``records`` may come prepared (``prepare``) for the actor's tenant.
+    """
     require(actor, Perm.CUSTOMERS_WRITE)
+    if isinstance(records, Prepared) and records.tenant_id != actor.tenant_id:
+        raise ValueError("the batch was prepared for another tenant")  # blind indexes differ
     with heap.bulk():  # large batches make millions of short-lived objects
+        if not isinstance(records, Prepared):
+            records = prepare(actor.tenant_id, records)
         return _resolve_batch(db, actor, records, source, fanout_limit, clock)
 
 
 def _resolve_batch(
     db: Session,
     actor: Actor,
-    records: Sequence[Record],
+    batch: Prepared,
     source: str,
     fanout_limit: int | None,
     clock: Clock,
@@ -179,20 +232,9 @@ def _resolve_batch(
     tenant_id = actor.tenant_id
     now = clock.now()
     # each distinct key is numbered once; the graph work below hashes small ints, not keys
-    number: dict[IdentityKey, int] = {}
-    coded = [
-        list(dict.fromkeys([number.setdefault(k, len(number)) for k in r.keys])) for r in records
-    ]
-    keys = list(number)
-    uses = [0] * len(keys)
-    for codes in coded:
-        for n in codes:
-            uses[n] += 1
-    hash_of = key_hash_list(tenant_id, keys)
-    static = {n: reason for n, k in enumerate(keys) if (reason := junk_reason(k)) is not None}
-    spaces = _spaces((n for n in range(len(keys)) if n not in static), keys, hash_of)
-    junk = {**static, **dict.fromkeys(_flagged(db, spaces), "flagged earlier")}
-    exclusive = [k.kind in EXCLUSIVE for k in keys]
+    records, keys, coded, hash_of = batch.records, batch.keys, batch.coded, batch.hash_of
+    exclusive, spaces = batch.exclusive, batch.spaces
+    junk = {**batch.static, **dict.fromkeys(_flagged(db, spaces), "flagged earlier")}
     if fanout_limit is not None:
         crowded = _crowded_numbers(
             [[n for n in codes if n not in junk] for codes in coded],
@@ -202,7 +244,7 @@ def _resolve_batch(
         )
         junk.update(dict.fromkeys(crowded, f"links more than {fanout_limit} distinct people"))
     for n, reason in junk.items():
-        service.flag_junk(db, actor, keys[n], reason, clock=clock, hits=uses[n])
+        service.flag_junk(db, actor, keys[n], reason, clock=clock, hits=batch.uses[n])
     is_junk = [False] * len(keys)
     for n in junk:
         is_junk[n] = True

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -198,3 +199,30 @@ def test_known_keys_are_marked_seen_again_once_a_day(database: Database) -> None
     clock.advance(timedelta(days=3))
     resolve([buyer])  # only the key seen again moves
     assert seen() == {"phone": later, "buyer": clock.now()}
+
+
+def test_a_batch_prepared_ahead_resolves_as_the_records_would(database: Database) -> None:
+    """``prepare`` (no database) then ``resolve_batch``: the customers of resolving the records;
+    a batch prepared for one tenant is refused for another (its key hashes are that tenant's)."""
+    one, other = bare_tenant(), bare_tenant()
+    tmall = [make_key(KeyKind.BUYER, b, "tmall") for b in ("amy", "bob")]
+    phone = make_key(KeyKind.PHONE, "13911110001")
+    records = [
+        bulk.Record(keys=[tmall[0], phone]),
+        bulk.Record(keys=[tmall[1]]),
+        bulk.Record(keys=[phone, make_key(KeyKind.PHONE, "13800138000")]),  # with a junk key
+    ]
+    prepared = bulk.prepare(one.tenant_id, records)
+    assert len(prepared.keys) == 4
+    assert prepared.uses == [1, 2, 1, 1]  # the phone is on two records
+    assert list(prepared.static.values()) == ["known placeholder or test number"]
+    with unit_of_work(one) as db:
+        result = bulk.resolve_batch(db, one, prepared, source="test")
+        assert result.customer_ids[0] == result.customer_ids[2] != result.customer_ids[1]
+        assert len(result.created) == 2
+        assert result.junk_keys == {"phone"}
+        owners = identity.customers_with_keys(db, one, [*tmall, phone])
+        expected = [result.customer_ids[i] for i in (0, 1, 0)]
+        assert owners == dict(zip([*tmall, phone], expected, strict=True))
+    with pytest.raises(ValueError, match="another tenant"), unit_of_work(other) as db:
+        bulk.resolve_batch(db, other, prepared, source="test")
