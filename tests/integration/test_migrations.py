@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, insert, inspect, text
 
+from siyu.config import Settings
 from siyu.core import migrate
 from siyu.core.db import make_engine
+from siyu.identity.keys import KeyKind, make_key
+from siyu.identity.models import Identity
+from siyu.security.pii import blind_index
 from tests.conftest import (
     BACKENDS,
     POSTGRES_URL,
@@ -44,4 +50,35 @@ def test_upgrade_downgrade_upgrade(empty_db: tuple[Engine, str]) -> None:
         migrate.upgrade(url, "head", conn)
         assert migrate.current_revision(conn) == migrate.head_revision()
         conn.execute(text("SELECT count(*) FROM customer")).scalar_one()
+    engine.dispose()
+
+
+def test_0009_shortens_stored_key_hashes_to_what_the_code_computes(
+    empty_db: tuple[Engine, str], test_settings: Settings
+) -> None:
+    """Identities stored before 0009 carry full 64-digit hashes: after it they are found by the
+    128-bit hash ``IdentityKey.hash`` gives, and the downgrade refuses to lose them."""
+    engine, url = empty_db
+    tenant = uuid.uuid4()
+    key = make_key(KeyKind.UNIONID, "oU-migrated")
+    full = blind_index(tenant, key.purpose, key.value)
+    assert len(full) == 64
+    with engine.begin() as conn:
+        migrate.upgrade(url, "0008", conn)
+        now = datetime.now(UTC)
+        conn.execute(
+            insert(Identity.__table__),
+            {
+                "tenant_id": tenant, "id": uuid.uuid4(), "customer_id": uuid.uuid4(),
+                "kind": key.kind.value, "namespace": "", "key_hash": full, "value": key.value,
+                "source": "test", "last_seen_at": now, "created_at": now,
+            },
+        )  # fmt: skip
+        migrate.upgrade(url, "head", conn)
+        stored = conn.execute(text("SELECT key_hash FROM identity")).scalar_one()
+        assert stored == key.hash(tenant) == full[:32]
+        with pytest.raises(RuntimeError, match="restore the database from a backup"):
+            migrate.downgrade(url, "0008", conn)
+        conn.execute(text("DELETE FROM identity"))
+        migrate.downgrade(url, "base", conn)
     engine.dispose()

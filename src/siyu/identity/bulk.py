@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,8 +68,8 @@ class Prepared:
 
     Keys are numbered: ``keys[n]`` is key number ``n``, ``hash_of[n]`` its blind index, ``uses[n]``
     how many records carry it; ``coded[i]`` are record ``i``'s distinct key numbers. ``static``
-    holds the numbers of keys junk by their value alone (with why); ``spaces`` the others'
-    numbers by hash, grouped by ``(kind, namespace)``.
+    holds the numbers of keys junk by their value alone (with why); ``hashed`` the others'
+    numbers by hash.
     """
 
     tenant_id: uuid.UUID
@@ -79,7 +79,7 @@ class Prepared:
     uses: list[int]
     hash_of: list[str]
     static: dict[int, str]
-    spaces: Spaces
+    hashed: dict[str, int]
     exclusive: list[bool]
 
 
@@ -103,49 +103,35 @@ def prepare(tenant_id: uuid.UUID, records: Sequence[Record]) -> Prepared:
                 uses[n] += 1
         hash_of = key_hash_list(tenant_id, keys)
         static = {n: reason for n, k in enumerate(keys) if (reason := junk_reason(k)) is not None}
-        spaces = _spaces((n for n in range(len(keys)) if n not in static), keys, hash_of)
+        hashed = {hash_of[n]: n for n in range(len(keys)) if n not in static}
         exclusive = [k.kind in EXCLUSIVE for k in keys]
-    return Prepared(tenant_id, records, keys, coded, uses, hash_of, static, spaces, exclusive)
-
-
-Spaces = dict[tuple[str, str], dict[str, int]]
-"""Numbered keys grouped where their values are unique: ``(kind, namespace)`` → hash → number."""
-
-
-def _spaces(numbers: Iterable[int], keys: Sequence[IdentityKey], hash_of: Sequence[str]) -> Spaces:
-    groups: Spaces = defaultdict(dict)
-    for n in numbers:
-        groups[keys[n].space][hash_of[n]] = n
-    return groups
+    return Prepared(tenant_id, records, keys, coded, uses, hash_of, static, hashed, exclusive)
 
 
 def _owned(
-    db: Session, spaces: Spaces, stale_before: datetime | None = None
-) -> tuple[dict[int, uuid.UUID], dict[tuple[str, str], list[str]]]:
-    """Return the customer owning each numbered key and, by space, the hashes of owned keys
-    last seen before ``stale_before`` — chunked queries that use the unique index.
+    db: Session, hashed: Mapping[str, int], stale_before: datetime | None = None
+) -> tuple[dict[int, uuid.UUID], list[str]]:
+    """Return the customer owning each key (``hashed``: number by hash) and the hashes of owned
+    keys last seen before ``stale_before`` — chunked queries that use the unique index.
 
     Core statements (rows as plain tuples, no ORM loading), so each names the session's tenant.
     """
     tenant_id = session_tenant(db)
     owners: dict[int, uuid.UUID] = {}
-    stale: dict[tuple[str, str], list[str]] = defaultdict(list)
+    stale: list[str] = []
     identity = _IDENTITY.c
-    for (kind, namespace), by_hash in spaces.items():
-        wanted = list(by_hash)
-        for start in range(0, len(wanted), _CHUNK):
-            rows = db.execute(
-                select(identity.key_hash, identity.customer_id, identity.last_seen_at).where(
-                    identity.tenant_id == tenant_id,
-                    identity.kind == kind,
-                    identity.namespace == namespace,
-                    one_of(db, identity.key_hash, wanted[start : start + _CHUNK]),
-                )
+    wanted = list(hashed)
+    for start in range(0, len(wanted), _CHUNK):
+        rows = db.execute(
+            select(identity.key_hash, identity.customer_id, identity.last_seen_at).where(
+                identity.tenant_id == tenant_id,
+                one_of(db, identity.key_hash, wanted[start : start + _CHUNK]),
             )
-            for key_hash, owner, seen in rows:
-                owners[by_hash[key_hash]] = owner
-                if stale_before is not None and seen < stale_before:
-                    stale[(kind, namespace)].append(key_hash)
+        )
+        for key_hash, owner, seen in rows:
+            owners[hashed[key_hash]] = owner
+            if stale_before is not None and seen < stale_before:
+                stale.append(key_hash)
     return owners, stale
 
 
@@ -153,27 +139,24 @@ def owners_of(
     db: Session, keys: Sequence[IdentityKey], hashes: Mapping[IdentityKey, str]
 ) -> dict[IdentityKey, uuid.UUID]:
     """Return the customer owning each key (those nobody owns are left out)."""
-    owned, _ = _owned(db, _spaces(range(len(keys)), keys, [hashes[k] for k in keys]))
+    owned, _ = _owned(db, {hashes[k]: n for n, k in enumerate(keys)})
     return {keys[n]: owner for n, owner in owned.items()}
 
 
-def _flagged(db: Session, spaces: Spaces) -> set[int]:
-    """Return the numbers of keys flagged as junk earlier."""
+def _flagged(db: Session, hashed: Mapping[str, int]) -> set[int]:
+    """Return the numbers of keys flagged as junk earlier (``hashed``: number by hash)."""
     found: set[int] = set()
     tenant_id = session_tenant(db)  # a Core statement: it names the tenant itself
-    for (kind, namespace), by_hash in spaces.items():
-        wanted = list(by_hash)
-        for start in range(0, len(wanted), _CHUNK):
-            rows = db.execute(
-                select(_JUNK.c.key_hash).where(
-                    _JUNK.c.tenant_id == tenant_id,
-                    _JUNK.c.kind == kind,
-                    _JUNK.c.namespace == namespace,
-                    one_of(db, _JUNK.c.key_hash, wanted[start : start + _CHUNK]),
-                    _JUNK.c.status == JunkStatus.FLAGGED,
-                )
+    wanted = list(hashed)
+    for start in range(0, len(wanted), _CHUNK):
+        rows = db.execute(
+            select(_JUNK.c.key_hash).where(
+                _JUNK.c.tenant_id == tenant_id,
+                one_of(db, _JUNK.c.key_hash, wanted[start : start + _CHUNK]),
+                _JUNK.c.status == JunkStatus.FLAGGED,
             )
-            found.update(by_hash[h] for (h,) in rows)
+        )
+        found.update(hashed[h] for (h,) in rows)
     return found
 
 
@@ -233,8 +216,8 @@ def _resolve_batch(
     now = clock.now()
     # each distinct key is numbered once; the graph work below hashes small ints, not keys
     records, keys, coded, hash_of = batch.records, batch.keys, batch.coded, batch.hash_of
-    exclusive, spaces = batch.exclusive, batch.spaces
-    junk = {**batch.static, **dict.fromkeys(_flagged(db, spaces), "flagged earlier")}
+    exclusive = batch.exclusive
+    junk = {**batch.static, **dict.fromkeys(_flagged(db, batch.hashed), "flagged earlier")}
     if fanout_limit is not None:
         crowded = _crowded_numbers(
             [[n for n in codes if n not in junk] for codes in coded],
@@ -249,10 +232,7 @@ def _resolve_batch(
     for n in junk:
         is_junk[n] = True
     ucoded = [[n for n in codes if not is_junk[n]] for codes in coded]
-    live = {
-        space: {h: n for h, n in by_hash.items() if not is_junk[n]}
-        for space, by_hash in spaces.items()
-    }
+    live = {h: n for h, n in batch.hashed.items() if not is_junk[n]}
     owned, stale = _owned(db, live, now - timedelta(days=1))
     owner_of: list[uuid.UUID | None] = [None] * len(keys)
     for n, owner in owned.items():
@@ -496,27 +476,24 @@ def _first_values(records: Sequence[Record], indexes: Sequence[int]) -> dict[str
     return values
 
 
-def _touch(db: Session, stale: Mapping[tuple[str, str], Sequence[str]], now: datetime) -> None:
-    """Mark known keys as seen again, to the day: ``stale`` holds, by ``(kind, namespace)``, the
-    hashes of keys last seen before today's window (a key seen today is not rewritten).
+def _touch(db: Session, stale: Sequence[str], now: datetime) -> None:
+    """Mark known keys as seen again, to the day: ``stale`` holds the hashes of keys last seen
+    before today's window (a key seen today is not rewritten).
 
-    A Core statement per key kind and chunk: nothing for the ORM to synchronise or return.
+    A Core statement per chunk: nothing for the ORM to synchronise or return.
     """
     tenant_id = session_tenant(db)
     identity = _IDENTITY.c
-    for (kind, namespace), wanted in stale.items():
-        for start in range(0, len(wanted), _CHUNK):
-            db.execute(
-                update(_IDENTITY)
-                .where(
-                    identity.tenant_id == tenant_id,
-                    identity.kind == kind,
-                    identity.namespace == namespace,
-                    one_of(db, identity.key_hash, wanted[start : start + _CHUNK]),
-                    identity.last_seen_at < now - timedelta(days=1),
-                )
-                .values(last_seen_at=now)
+    for start in range(0, len(stale), _CHUNK):
+        db.execute(
+            update(_IDENTITY)
+            .where(
+                identity.tenant_id == tenant_id,
+                one_of(db, identity.key_hash, stale[start : start + _CHUNK]),
+                identity.last_seen_at < now - timedelta(days=1),
             )
+            .values(last_seen_at=now)
+        )
 
 
 def _follow_merges(db: Session, result: BatchResolution, merged_ids: Sequence[uuid.UUID]) -> None:

@@ -26,6 +26,10 @@ class KeyKind(StrEnum):
     BUYER = "buyer"  # a platform buyer id / nickname (namespace: tmall, jd, pdd, douyin…)
 
 
+KEY_HASH_LENGTH = 32
+"""Hex digits kept of a key's blind index: 128 bits. The HMAC covers kind, namespace and value,
+so the hash alone tells a tenant's keys apart (identities are unique by tenant and hash)."""
+
 # Kinds whose namespace must be given: an openid means nothing without its app.
 NAMESPACED = {KeyKind.OPENID, KeyKind.BUYER}
 
@@ -72,8 +76,13 @@ class IdentityKey:
         return self._hash
 
     def hash(self, tenant_id: uuid.UUID) -> str:
-        """Return the per-tenant blind index of this key."""
-        return blind_index(tenant_id, f"id:{self.kind}:{self.namespace}", self.value)
+        """Return the per-tenant blind index of this key (``KEY_HASH_LENGTH`` hex digits)."""
+        return blind_index(tenant_id, self.purpose, self.value)[:KEY_HASH_LENGTH]
+
+    @property
+    def purpose(self) -> str:
+        """What the blind index of this key's value is derived for: its kind and namespace."""
+        return f"id:{self.kind}:{self.namespace}"
 
     @property
     def label(self) -> str:
@@ -117,10 +126,10 @@ def key_hash_list(tenant_id: uuid.UUID, keys: Sequence[IdentityKey]) -> list[str
     for n, key in enumerate(keys):
         spaces[key.space].append(n)
     out = [""] * len(keys)
-    for (kind, namespace), numbers in spaces.items():
-        found = blind_indexes(tenant_id, f"id:{kind}:{namespace}", [keys[n].value for n in numbers])
+    for numbers in spaces.values():
+        found = blind_indexes(tenant_id, keys[numbers[0]].purpose, [keys[n].value for n in numbers])
         for n, key_hash in zip(numbers, found, strict=True):
-            out[n] = key_hash
+            out[n] = key_hash[:KEY_HASH_LENGTH]
     return out
 
 

@@ -14,6 +14,7 @@ from siyu.core.append import CUSTOMER_REF, AppendScoped
 from siyu.core.clock import utcnow
 from siyu.core.db import Base, TenantScoped, Timestamped
 from siyu.core.types import key_text
+from siyu.identity.keys import KEY_HASH_LENGTH
 from siyu.security.pii import EncryptedString
 
 
@@ -22,14 +23,14 @@ class Identity(AppendScoped, Timestamped, Base):
 
     __tablename__ = "identity"
     __table_args__ = (
-        UniqueConstraint("tenant_id", "kind", "namespace", "key_hash"),
+        UniqueConstraint("tenant_id", "key_hash"),  # the hash covers kind and namespace
         Index("ix_identity_tenant_customer", "tenant_id", "customer_id"),
     )
 
     customer_id: Mapped[uuid.UUID] = mapped_column(info=CUSTOMER_REF)
     kind: Mapped[str] = mapped_column(String(32))
     namespace: Mapped[str] = mapped_column(String(64), default="")
-    key_hash: Mapped[str] = mapped_column(key_text(64))
+    key_hash: Mapped[str] = mapped_column(key_text(KEY_HASH_LENGTH))
     value: Mapped[str] = mapped_column(EncryptedString(512))
     source: Mapped[str] = mapped_column(String(32))
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -44,11 +45,11 @@ class JunkKey(TenantScoped, Base):
     """A key that must not merge customers: blocklisted, or shared by implausibly many people."""
 
     __tablename__ = "junk_key"
-    __table_args__ = (UniqueConstraint("tenant_id", "kind", "namespace", "key_hash"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "key_hash"),)
 
     kind: Mapped[str] = mapped_column(String(32))
     namespace: Mapped[str] = mapped_column(String(64), default="")
-    key_hash: Mapped[str] = mapped_column(key_text(64))
+    key_hash: Mapped[str] = mapped_column(key_text(KEY_HASH_LENGTH))
     value: Mapped[str] = mapped_column(EncryptedString(512))
     reason: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default=JunkStatus.FLAGGED)

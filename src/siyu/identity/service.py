@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from siyu.core.actor import Actor
@@ -50,23 +50,21 @@ class Resolution:
     junk_keys: list[str] = field(default_factory=list)
 
 
-def _key_filter(tenant_id: uuid.UUID, keys: Sequence[IdentityKey]) -> Any:
-    return tuple_(Identity.kind, Identity.namespace, Identity.key_hash).in_(
-        [(k.kind.value, k.namespace, k.hash(tenant_id)) for k in keys]
-    )
+def _by_hash(tenant_id: uuid.UUID, keys: Sequence[IdentityKey]) -> dict[str, IdentityKey]:
+    """The keys by their hash, which alone tells a tenant's keys apart (it covers the kind)."""
+    return {k.hash(tenant_id): k for k in keys}
 
 
 def _flagged(db: Session, tenant_id: uuid.UUID, keys: Sequence[IdentityKey]) -> set[IdentityKey]:
     if not keys:
         return set()
-    by_triple = {(k.kind.value, k.namespace, k.hash(tenant_id)): k for k in keys}
-    rows = db.execute(
-        select(JunkKey.kind, JunkKey.namespace, JunkKey.key_hash).where(
-            tuple_(JunkKey.kind, JunkKey.namespace, JunkKey.key_hash).in_(list(by_triple)),
-            JunkKey.status == JunkStatus.FLAGGED,
+    by_hash = _by_hash(tenant_id, keys)
+    rows = db.scalars(
+        select(JunkKey.key_hash).where(
+            JunkKey.key_hash.in_(list(by_hash)), JunkKey.status == JunkStatus.FLAGGED
         )
     )
-    return {by_triple[(r.kind, r.namespace, r.key_hash)] for r in rows}
+    return {by_hash[h] for h in rows}
 
 
 def flag_junk(
@@ -74,13 +72,7 @@ def flag_junk(
 ) -> None:
     """Record (or count ``hits`` more uses of) a key that must not merge customers."""
     key_hash = key.hash(actor.tenant_id)
-    existing = db.scalar(
-        select(JunkKey).where(
-            JunkKey.kind == key.kind.value,
-            JunkKey.namespace == key.namespace,
-            JunkKey.key_hash == key_hash,
-        )
-    )
+    existing = db.scalar(select(JunkKey).where(JunkKey.key_hash == key_hash))
     if existing is not None:
         existing.hit_count += hits
         return
@@ -185,9 +177,9 @@ def resolve(
             usable.append(key)
     existing: dict[IdentityKey, Identity] = {}
     if usable:
-        by_triple = {(k.kind.value, k.namespace, k.hash(tenant_id)): k for k in usable}
-        for identity in db.scalars(select(Identity).where(_key_filter(tenant_id, usable))):
-            existing[by_triple[(identity.kind, identity.namespace, identity.key_hash)]] = identity
+        by_hash = _by_hash(tenant_id, usable)
+        for identity in db.scalars(select(Identity).where(Identity.key_hash.in_(list(by_hash)))):
+            existing[by_hash[identity.key_hash]] = identity
     owners = {k: i.customer_id for k, i in existing.items()}
     if fanout_limit is not None:
         for key in _fanout_keys(db, tenant_id, usable, owners, fanout_limit):
@@ -384,13 +376,11 @@ def customers_with_keys(
     """Return which customer owns each of ``keys`` (keys nobody owns are absent)."""
     if not keys:
         return {}
-    by_triple = {(k.kind.value, k.namespace, k.hash(actor.tenant_id)): k for k in keys}
+    by_hash = _by_hash(actor.tenant_id, keys)
     rows = db.execute(
-        select(Identity.kind, Identity.namespace, Identity.key_hash, Identity.customer_id).where(
-            and_(_key_filter(actor.tenant_id, keys))
-        )
+        select(Identity.key_hash, Identity.customer_id).where(Identity.key_hash.in_(list(by_hash)))
     )
-    return {by_triple[(r.kind, r.namespace, r.key_hash)]: r.customer_id for r in rows}
+    return {by_hash[key_hash]: customer_id for key_hash, customer_id in rows}
 
 
 def _profile_keys(data: CustomerCreate | CustomerUpdate) -> list[IdentityKey]:
