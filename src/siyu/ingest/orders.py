@@ -209,15 +209,20 @@ def import_orders(
         timezone=timezone or actor.timezone,
         batch_rows=batch_rows,
     )
+    evidence: _Evidence | None = None  # a batch's evidence is stored by the next batch
     with heap.bulk():  # millions of short-lived objects: ease the garbage collector
         for batch in batches:
             summary.errors.extend(batch.errors)
             summary.rows = max(summary.rows, _rows_seen(batch))
             if on_error is OnError.ABORT and summary.errors:
                 continue  # keep parsing to report every bad row; nothing will be written
-            _write_batch(db, actor, batch, order_source, source, codes, summary, clock, tally)
+            evidence = _write_batch(
+                db, actor, batch, order_source, source, codes, summary, clock, tally, evidence
+            )
             if progress:
                 progress(_rows_seen(batch), total)
+        if evidence is not None and not (on_error is OnError.ABORT and summary.errors):
+            _store_evidence(db, actor, evidence)
     summary.skipped = len({e.row for e in summary.errors})
     if on_error is OnError.ABORT and summary.errors:
         summary.aborted = True
@@ -248,7 +253,11 @@ def write_orders(
     order_source = OrderSource.OTHER if source == "generic" else OrderSource(source)
     summary = ImportSummary(source=source, rows=batch.orders.height, errors=list(batch.errors))
     codes = _codes(db, actor)
-    _write_batch(db, actor, batch, order_source, source, codes, summary, clock, _Tally())
+    evidence = _write_batch(
+        db, actor, batch, order_source, source, codes, summary, clock, _Tally(), None
+    )
+    if evidence is not None:
+        _store_evidence(db, actor, evidence)
     summary.skipped = len({e.row for e in summary.errors})
     return summary
 
@@ -291,6 +300,7 @@ class _Tally:
 
     created: set[uuid.UUID] = field(default_factory=set)
     matched: set[uuid.UUID] = field(default_factory=set)
+    all_new: bool = True  # the last batch's orders were all new (``_write_batch`` speculates)
 
 
 _RECORD_FIELDS = (
@@ -310,17 +320,31 @@ def _write_batch(
     summary: ImportSummary,
     clock: Clock,
     tally: _Tally,
-) -> None:
-    """Write one batch: update changed orders, resolve the new ones' buyers, append the rest.
+    carried: _Evidence | None,
+) -> _Evidence | None:
+    """Write one batch: update changed orders, resolve the new ones' buyers, append the rest;
+    return the batch's linkage evidence, for the caller to store (``_store_evidence``).
 
     A new order is written as its order row and lines only: its ``order.*`` events are derived
     from the order row when read (``orders.timeline``); changes found by a later import are
     recorded as events. Rows are built as Polars frames and appended with ``append_frame``.
+
+    The previous batch's evidence (``carried``) is stored here, after the first look-up: its
+    check for evidence already stored is a statement, which waits for the ``COPY``s still
+    running (``core.pgcopy``); done at the end of its own batch, it made the import wait for
+    all of that batch's appends while Python had the next batch to parse.
     """
     frame = batch.orders
-    if frame.is_empty():
-        return
+    # While the last batch's appends still run on the server, its look-up of known orders would
+    # only wait: build the buyers' OneID records first, betting the orders are new, as they are
+    # in the first import of a file (the bet is kept only while it wins).
+    buyers = _buyers(actor, frame, source) if tally.all_new and not frame.is_empty() else None
     existing = _existing_orders(db, order_source, frame.get_column("external_id").to_list())
+    tally.all_new = existing.is_empty()
+    if carried is not None:
+        _store_evidence(db, actor, carried)
+    if frame.is_empty():
+        return None
     if existing.height:
         known = frame.join(existing, on="external_id", how="inner", maintain_order="left")
         same = (
@@ -335,8 +359,10 @@ def _write_batch(
             summary.updated += 1
         frame = frame.join(existing, on="external_id", how="anti", maintain_order="left")
     if frame.is_empty():
-        return
-    frame, created = _resolve_buyers(db, actor, frame, source, clock, summary, tally)
+        return None
+    if buyers is None or existing.height:
+        buyers = _buyers(actor, frame, source)
+    frame, created = _resolve_buyers(db, actor, frame, buyers, source, clock, summary, tally)
     now = clock.now()
     tenant = pl.lit(str(actor.tenant_id))
     frame = frame.with_columns(frame_ids(frame.height).alias("order_id"))
@@ -373,20 +399,21 @@ def _write_batch(
     )
     summary.inserted += frame.height
     orders.append_frames(db, order_rows, line_rows)
-    _append_evidence(db, actor, frame, source, created)
+    return _evidence(actor, frame, source, created)
 
 
-def _resolve_buyers(
-    db: Session,
-    actor: Actor,
-    frame: pl.DataFrame,
-    source: str,
-    clock: Clock,
-    summary: ImportSummary,
-    tally: _Tally,
-) -> tuple[pl.DataFrame, set[uuid.UUID]]:
-    """Add each new order's ``customer_id`` (text), resolved through batch OneID; also return
-    the customers the batch created.
+@dataclass(frozen=True)
+class _Buyers:
+    """The distinct buyers of a batch's orders (``fields`` of ``distinct``) and their OneID
+    records, prepared (``identity.bulk.prepare``)."""
+
+    fields: list[str]
+    distinct: pl.DataFrame
+    records: identity_bulk.Prepared
+
+
+def _buyers(actor: Actor, frame: pl.DataFrame, source: str) -> _Buyers:
+    """One OneID record per distinct buyer of the orders in ``frame`` (no database).
 
     Orders saying the same about their buyer (same keys, same profile fields) make one OneID
     record, at the place the first of them appears: resolving them in turn would give the second
@@ -400,14 +427,29 @@ def _resolve_buyers(
     for row in distinct.iter_rows(named=True):
         keys = _keys_for(row, source, made)
         records.append(identity_bulk.Record(keys=keys, profile=_profile(row, keys, junk)))
-    resolution = identity_bulk.resolve_batch(db, actor, records, source=source, clock=clock)
+    return _Buyers(fields, distinct, identity_bulk.prepare(actor.tenant_id, records))
+
+
+def _resolve_buyers(
+    db: Session,
+    actor: Actor,
+    frame: pl.DataFrame,
+    buyers: _Buyers,
+    source: str,
+    clock: Clock,
+    summary: ImportSummary,
+    tally: _Tally,
+) -> tuple[pl.DataFrame, set[uuid.UUID]]:
+    """Add each new order's ``customer_id`` (text), resolved through batch OneID from the
+    orders' ``buyers``; also return the customers the batch created."""
+    resolution = identity_bulk.resolve_batch(db, actor, buyers.records, source=source, clock=clock)
     tally.created |= resolution.created
     tally.matched |= {c for c in resolution.customer_ids if c not in tally.created}
     summary.customers_created, summary.customers_matched = len(tally.created), len(tally.matched)
     owners = pl.Series("customer_id", [str(c) for c in resolution.customer_ids], dtype=pl.Utf8)
     return frame.join(
-        distinct.with_columns(owners),
-        on=fields,
+        buyers.distinct.with_columns(owners),
+        on=buyers.fields,
         how="left",
         nulls_equal=True,
         maintain_order="left",
@@ -426,13 +468,22 @@ def _code_ids(codes: pl.Expr, known: dict[str, uuid.UUID]) -> pl.Expr:
 _MASKED = r"^1[3-9]\d\*{4}\d{4}$"
 
 
-def _append_evidence(
-    db: Session, actor: Actor, frame: pl.DataFrame, source: str, created: set[uuid.UUID]
-) -> None:
-    """Store what the new orders' receiver blocks say about their buyers (``proposals``).
+@dataclass
+class _Evidence:
+    """What a batch's new orders say about their buyers, not yet stored: one row per customer
+    and distinct receiver block (``clues``), and the customers the batch ``created``."""
 
-    Same rows as ``proposals.evidence_row`` gives, one per customer and distinct receiver block,
-    skipping those the customer already has (customers ``created`` by this batch have none).
+    clues: pl.DataFrame
+    source: str
+    created: set[uuid.UUID]
+
+
+def _evidence(
+    actor: Actor, frame: pl.DataFrame, source: str, created: set[uuid.UUID]
+) -> _Evidence | None:
+    """The linkage evidence of the new orders' receiver blocks (``proposals``), or ``None``.
+
+    Same rows as ``proposals.evidence_row`` gives, one per customer and distinct receiver block.
     """
 
     def text(name: str) -> pl.Expr:
@@ -475,14 +526,20 @@ def _append_evidence(
         pl.concat_str([pl.col(f).fill_null("") for f in fields], separator="|").alias("print")
     )
     if clues.is_empty():
-        return
-    tenant_id = actor.tenant_id
-    prints = blind_indexes(tenant_id, "evidence", clues.get_column("print").to_list())
+        return None
+    prints = blind_indexes(actor.tenant_id, "evidence", clues.get_column("print").to_list())
     clues = clues.with_columns(pl.Series("fingerprint", prints, dtype=pl.Utf8)).unique(
         subset=["customer_id", "fingerprint"], keep="first", maintain_order=True
     )
+    return _Evidence(clues, source, created)
+
+
+def _store_evidence(db: Session, actor: Actor, evidence: _Evidence) -> None:
+    """Append a batch's evidence, skipping what its customers already have (customers the
+    batch created have none)."""
+    clues = evidence.clues
     owners = {uuid.UUID(c) for c in clues.get_column("customer_id").unique().to_list()}
-    known = proposals.known_evidence(db, list(owners - created))
+    known = proposals.known_evidence(db, list(owners - evidence.created))
     if known:
         stored = pl.DataFrame(
             {
@@ -493,11 +550,11 @@ def _append_evidence(
         )
         clues = clues.join(stored, on=["customer_id", "fingerprint"], how="anti")
     rows = clues.select(
-        pl.lit(str(tenant_id)).alias("tenant_id"),
+        pl.lit(str(actor.tenant_id)).alias("tenant_id"),
         frame_ids(clues.height).alias("id"),
         pl.col("customer_id"),
-        pl.lit(source).alias("source"),
+        pl.lit(evidence.source).alias("source"),
         pl.col("fingerprint"),
-        *(pl.col(f) for f in fields),
+        *(pl.col(f) for f in proposals.EVIDENCE_FIELDS),
     )
     append_frame(db, Evidence, rows, wait=False)

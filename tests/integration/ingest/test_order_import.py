@@ -13,7 +13,7 @@ from siyu.customers import service as customers
 from siyu.events.models import Event
 from siyu.identity import service as identity
 from siyu.identity.keys import KeyKind, make_key
-from siyu.identity.models import Identity
+from siyu.identity.models import Evidence, Identity
 from siyu.ingest.orders import ImportAborted, OnError, import_orders
 from siyu.orders import service as orders
 from siyu.orders.models import Order
@@ -153,3 +153,21 @@ def test_upload_through_the_api(client) -> None:
             "/api/v1/imports/orders", headers=guide, files={"file": ("jd.csv", fh)}
         )
     assert denied.status_code == 403
+
+
+@pytest.mark.parametrize("name", ["tmall.csv", "jd.csv", "pdd.csv", "douyin.csv"])
+def test_evidence_is_the_same_whatever_the_batch_size(database: Database, name: str) -> None:
+    """Each batch's linkage evidence is stored by the next batch (after its first look-up) and
+    the last batch's at the end: one row per customer and receiver block, as in one batch."""
+
+    def evidence_per_customer(batch_rows: int) -> list[int]:
+        actor = bare_tenant()
+        with unit_of_work(actor) as db:
+            import_orders(db, actor, FIXTURES / name, batch_rows=batch_rows)
+        with unit_of_work(actor) as db:
+            per_customer = select(Evidence.customer_id, func.count()).group_by(Evidence.customer_id)
+            return sorted(n for _, n in db.execute(per_customer))
+
+    whole = evidence_per_customer(10_000)
+    assert whole  # the fixture's receiver blocks are evidence
+    assert evidence_per_customer(1) == whole
