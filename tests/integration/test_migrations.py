@@ -67,7 +67,7 @@ def test_0009_shortens_stored_key_hashes_to_what_the_code_computes(
         migrate.upgrade(url, "0008", conn)
         now = datetime.now(UTC)
         conn.execute(
-            insert(Identity.__table__),
+            insert(Identity),
             {
                 "tenant_id": tenant, "id": uuid.uuid4(), "customer_id": uuid.uuid4(),
                 "kind": key.kind.value, "namespace": "", "key_hash": full, "value": key.value,
