@@ -35,20 +35,28 @@ def _key_type(length: int) -> sa.String:
     return sa.String(length, collation=collation)
 
 
+_LONG = ("tenant_id", "kind", "namespace", "key_hash")
+_SHORT = ("tenant_id", "key_hash")
+
+
+def _rekey(table: str, old: tuple[str, ...], new: tuple[str, ...], length: int, was: int) -> None:
+    """Swap ``table``'s unique constraint on ``old`` for one on ``new``; ``key_hash`` becomes
+    ``length`` characters long (from ``was``)."""
+    with op.batch_alter_table(table) as batch:
+        batch.drop_constraint(f"uq_{table}_{'_'.join(old)}", type_="unique")
+        batch.alter_column(
+            "key_hash",
+            type_=_key_type(length),
+            existing_type=_key_type(was),
+            existing_nullable=False,
+        )
+        batch.create_unique_constraint(f"uq_{table}_{'_'.join(new)}", list(new))
+
+
 def upgrade() -> None:
     for table in _TABLES:
         op.execute(sa.text(f"UPDATE {table} SET key_hash = substr(key_hash, 1, 32)"))  # noqa: S608
-        with op.batch_alter_table(table) as batch:
-            batch.drop_constraint(f"uq_{table}_tenant_id_kind_namespace_key_hash", type_="unique")
-            batch.alter_column(
-                "key_hash",
-                type_=_key_type(32),
-                existing_type=_key_type(64),
-                existing_nullable=False,
-            )
-            batch.create_unique_constraint(
-                f"uq_{table}_tenant_id_key_hash", ["tenant_id", "key_hash"]
-            )
+        _rekey(table, _LONG, _SHORT, 32, 64)
 
 
 def downgrade() -> None:
@@ -60,15 +68,4 @@ def downgrade() -> None:
                 "shortened to 128 bits; restore the database from a backup taken before 0009"
             )
     for table in _TABLES:
-        with op.batch_alter_table(table) as batch:
-            batch.drop_constraint(f"uq_{table}_tenant_id_key_hash", type_="unique")
-            batch.alter_column(
-                "key_hash",
-                type_=_key_type(64),
-                existing_type=_key_type(32),
-                existing_nullable=False,
-            )
-            batch.create_unique_constraint(
-                f"uq_{table}_tenant_id_kind_namespace_key_hash",
-                ["tenant_id", "kind", "namespace", "key_hash"],
-            )
+        _rekey(table, _SHORT, _LONG, 64, 32)
