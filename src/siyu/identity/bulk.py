@@ -91,7 +91,7 @@ def prepare(tenant_id: uuid.UUID, records: Sequence[Record]) -> Prepared:
     run on ``core.pgcopy``'s helper thread until the unit of work commits).
     """
     with heap.bulk():
-        number: dict[IdentityKey, int] = {}
+        number: dict[IdentityKey, int] = {}  # each distinct key is numbered once
         coded = [
             list(dict.fromkeys([number.setdefault(k, len(number)) for k in r.keys]))
             for r in records
@@ -214,7 +214,7 @@ def _resolve_batch(
 ) -> BatchResolution:
     tenant_id = actor.tenant_id
     now = clock.now()
-    # each distinct key is numbered once; the graph work below hashes small ints, not keys
+    # keys come numbered (``prepare``): the graph work below hashes small ints, not keys
     records, keys, coded, hash_of = batch.records, batch.keys, batch.coded, batch.hash_of
     exclusive = batch.exclusive
     junk = {**batch.static, **dict.fromkeys(_flagged(db, batch.hashed), "flagged earlier")}
