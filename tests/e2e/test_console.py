@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from pathlib import Path
+from typing import Literal
 
 import httpx
 import pytest
@@ -45,20 +46,31 @@ def sign_in(page: Page, username: str, *, password: str = DEMO_PASSWORD) -> None
     expect(page.get_by_role("button", name="用户菜单")).to_be_visible()
 
 
-def reload(page: Page) -> None:
-    """Reload the page and wait until NiceGUI's socket has shaken hands with the server.
+def connected(page: Page) -> None:
+    """Wait until the page's NiceGUI socket has shaken hands with the server.
 
     A click on a freshly loaded page waits in the browser for the handshake; on a loaded CI
-    machine the server had once dropped the new client by then and the click was lost.
+    machine such a click was lost now and then (after a reload, after following a link).
     """
-    page.reload()
     page.wait_for_function("() => window.did_handshake === true")
 
 
-def open_dialog(page: Page, button: Locator, name: str) -> Locator:
-    """Click ``button`` and return the dialog named ``name``, clicking once more, as a person
-    would, if the first click was lost."""
-    dialog = page.get_by_role("dialog", name=name)
+def reload(page: Page) -> None:
+    """Reload the page and wait for its socket (``connected``)."""
+    page.reload()
+    connected(page)
+
+
+def open_dialog(
+    page: Page,
+    button: Locator,
+    name: str | None = None,
+    *,
+    role: Literal["dialog", "alertdialog"] = "dialog",
+) -> Locator:
+    """Click ``button`` and return the dialog (named ``name``) it opens, clicking once more, as a
+    person would, if the first click was lost."""
+    dialog = page.get_by_role(role, name=name) if name is not None else page.get_by_role(role)
     button.click()
     try:
         expect(dialog).to_be_visible(timeout=10_000)

@@ -16,10 +16,12 @@ from tests.e2e.test_console import (
     FULL_PHONE,
     MASKED_PHONE,
     assert_fits_width,
+    connected,
     data_table,
     e2e,
     kpi_value,
     nav_link,
+    open_dialog,
     sign_in,
 )
 
@@ -162,11 +164,12 @@ def test_reject_then_accept_and_undo_from_the_customer_page(page: Page) -> None:
     page.get_by_role("option", name="已合并").click()
     accepted.get_by_role("link").first.click()  # either side leads to the surviving customer
     expect(page).to_have_url(re.compile(r"/customers/[0-9a-f-]{36}$"))
+    connected(page)
     merges = data_table(page, "合并记录")
     row = merges.locator("tbody tr", has_text="采纳的疑似重复")
     expect(row).to_contain_text("生效中")
-    row.get_by_role("button", name="撤销合并").click()
-    page.get_by_role("alertdialog").get_by_role("button", name="撤销合并").click()
+    confirm = open_dialog(page, row.get_by_role("button", name="撤销合并"), role="alertdialog")
+    confirm.get_by_role("button", name="撤销合并").click()
     expect(row).to_contain_text(re.compile(r"已于 .+ 撤销"))  # the page reloads with the time
     expect(row.get_by_role("button", name="撤销合并")).to_have_count(0)
 
