@@ -296,7 +296,9 @@ def _existing_orders(db: Session, source: OrderSource, external_ids: Sequence[st
 
 @dataclass
 class _Tally:
-    """Customers an import created and matched, across its batches."""
+    """What an import carries from batch to batch: the customers it created and matched, and
+    whether the last batch's orders were all new (then ``_write_batch`` builds the next batch's
+    OneID records before looking its orders up)."""
 
     created: set[uuid.UUID] = field(default_factory=set)
     matched: set[uuid.UUID] = field(default_factory=set)
