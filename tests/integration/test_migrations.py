@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, insert, inspect, text
+from sqlalchemy import Connection, Engine, insert, inspect, text
 
 from siyu.config import Settings
 from siyu.core import migrate
@@ -80,5 +81,45 @@ def test_0009_shortens_stored_key_hashes_to_what_the_code_computes(
         with pytest.raises(RuntimeError, match="restore the database from a backup"):
             migrate.downgrade(url, "0008", conn)
         conn.execute(text("DELETE FROM identity"))
+        migrate.downgrade(url, "base", conn)
+    engine.dispose()
+
+
+PARTIAL = {
+    "ix_customer_tenant_phone_bidx": "phone_bidx",
+    "ix_customer_tenant_email_bidx": "email_bidx",
+    "ix_customer_tenant_owner": "owner_staff_id",
+    "ix_customer_tenant_org_unit": "org_unit_id",
+    "ix_customer_tenant_merged_into": "merged_into_id",
+}
+
+
+def _customer_index_sql(conn: Connection) -> dict[str, str]:
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(
+            text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'customer'")
+        )
+    else:
+        rows = conn.execute(
+            text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customer'"
+            )
+        )
+    return {name: sql or "" for name, sql in rows}
+
+
+def test_0010_indexes_only_customers_that_have_the_value(empty_db: tuple[Engine, str]) -> None:
+    """After 0010 the five look-up indexes skip customers without the value; its downgrade
+    indexes them all again."""
+    engine, url = empty_db
+    with engine.begin() as conn:
+        migrate.upgrade(url, "head", conn)
+        indexes = _customer_index_sql(conn)
+        for name, column in PARTIAL.items():
+            assert re.search(rf"WHERE \(?{column} IS NOT NULL\)?$", indexes[name]), indexes[name]
+        assert "WHERE" not in indexes["ix_customer_tenant_created"]
+        migrate.downgrade(url, "0009", conn)
+        indexes = _customer_index_sql(conn)
+        assert not [name for name in PARTIAL if "WHERE" in indexes[name]]
         migrate.downgrade(url, "base", conn)
     engine.dispose()
