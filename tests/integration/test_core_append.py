@@ -20,6 +20,7 @@ from siyu.customers import service as customers
 from siyu.customers.models import Customer, Gender
 from siyu.customers.schemas import CustomerCreate
 from siyu.events.models import Event
+from siyu.identity.models import Evidence
 from tests.factories import bare_tenant
 
 NAMES = ["周,一", "吴\x1f二", "郑\t三", "王|四", "plain", "a,b\x1f\tc|d"]
@@ -250,3 +251,53 @@ def test_copies_left_running_queue_up_in_order(database: Database) -> None:
             append_all(parts)
         with unit_of_work(actor) as db:
             assert db.scalar(select(func.count()).select_from(Customer)) == 3 * count
+
+
+def evidence_rows(actor: Actor, owners: list[str], prints: list[str], name: str) -> pl.DataFrame:
+    count = len(prints)
+    return pl.DataFrame(
+        {
+            "tenant_id": [str(actor.tenant_id)] * count,
+            "id": frame_ids(count),
+            "customer_id": owners,
+            "source": ["tmall"] * count,
+            "fingerprint": prints,
+            "name": [name] * count,
+            "address": [f"{name}路 {i} 号" for i in range(count)],
+        },
+        schema=dict.fromkeys(
+            ("tenant_id", "id", "customer_id", "source", "fingerprint", "name", "address"), pl.Utf8
+        ),
+    )
+
+
+@pytest.mark.parametrize("count", [10, 200])  # a few rows as parameters; more through COPY
+def test_append_frame_skips_rows_whose_unique_key_is_stored(database: Database, count: int) -> None:
+    """``skip_conflicts``: rows repeating a stored (or an earlier append's) key are left out and
+    the stored row stays as it was; any other collision still fails the unit of work."""
+    actor = bare_tenant()
+    owners = [str(uuid.uuid4()) for _ in range(count)]
+    prints = [f"{i:032x}" for i in range(count)]
+    key = ("tenant_id", "customer_id", "fingerprint")
+    with unit_of_work(actor) as db:
+        first = evidence_rows(actor, owners, prints, "甲")
+        append_frame(db, Evidence, first, wait=False, skip_conflicts=key)
+        half = count // 2  # the second half repeats keys, the first half is new
+        again = evidence_rows(
+            actor, owners, [f"{i + count:032x}" for i in range(half)] + prints[half:], "乙"
+        )
+        append_frame(db, Evidence, again, wait=False, skip_conflicts=key)
+        append_frame(db, Evidence, again, wait=False, skip_conflicts=key)  # all stored by now
+        rows = db.execute(select(Evidence.name, func.count()).group_by(Evidence.name)).all()
+        assert sorted(rows) == [("乙", half), ("甲", count)]
+        stored = dict(db.execute(select(Evidence.fingerprint, Evidence.address)).all())
+        assert stored[prints[-1]] == f"甲路 {count - 1} 号"  # decrypted as written the first time
+    clash = evidence_rows(actor, owners[:1], [f"{3 * count:032x}"], "丙")
+    clash = clash.with_columns(id=pl.lit(first["id"][0]))  # a new key under an id already taken
+    with (
+        pytest.raises((IntegrityError, psycopg.errors.UniqueViolation)),
+        unit_of_work(actor) as db,
+    ):
+        append_frame(db, Evidence, clash, skip_conflicts=key)
+    with unit_of_work(actor) as db:
+        assert db.scalar(select(func.count()).select_from(Evidence)) == count + half

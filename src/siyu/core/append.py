@@ -222,8 +222,14 @@ def append_frame(
     constants: Mapping[str, Any] | None = None,
     *,
     wait: bool = True,
+    skip_conflicts: Sequence[str] = (),
 ) -> int:
     """Insert the rows of a Polars frame whose columns are ``model``'s; return how many.
+
+    ``skip_conflicts`` names the columns of a unique key: rows whose key is stored already
+    are left out instead of failing the unit of work (the count returned is of rows offered).
+    For appends that may repeat what earlier work stored (linkage evidence): nothing is read
+    back; on PostgreSQL the rows are copied into a temporary table and inserted from there.
 
     ``wait=False``: on PostgreSQL, a large frame's ``COPY`` goes on while the caller does
     its next Python work (``core.pgcopy``); the session's next statement, ``COPY`` or commit
@@ -253,9 +259,11 @@ def append_frame(
     connection = session.connection()
     dialect = connection.dialect
     extra = _defaults(table, set(frame.columns) | set(constants))
+    conflict = ", ".join(f'"{name}"' for name in skip_conflicts)
+    skip = f" ON CONFLICT ({conflict}) DO NOTHING" if skip_conflicts else ""
     if dialect.name == "postgresql" and frame.height <= _SMALL_FRAME:
         fixed = {name: _frame_value(value) for name, value in constants.items()}
-        appended = _insert_small(session, table, frame, fixed, extra)
+        appended = _insert_small(session, table, frame, fixed, extra, skip)
         _refresh_statistics(session, table, appended)(pgcopy.driver(connection))
         return appended
     if constants:
@@ -281,16 +289,42 @@ def append_frame(
     names = ", ".join(f'"{name}"' for name in stored_frame.columns)
     if dialect.name == "postgresql":
         payload = stored_frame.write_csv(include_header=False, null_value="").encode()
+        refresh = _refresh_statistics(session, table, stored_frame.height)
+        if not skip_conflicts:
+            pgcopy.copy(
+                connection,
+                f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT csv)',
+                payload,
+                after=refresh,
+                wait=wait,
+            )
+            return stored_frame.height
+        stage = f"siyu_stage_{table.name}"
+
+        def create_stage(raw: Any) -> None:
+            raw.execute(
+                f'CREATE TEMPORARY TABLE "{stage}" ON COMMIT DROP AS '  # noqa: S608 - model names
+                f'SELECT {names} FROM "{table.name}" WITH NO DATA'
+            )
+
+        def insert_staged(raw: Any) -> None:
+            raw.execute(
+                f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM "{stage}"{skip}'  # noqa: S608
+            )
+            raw.execute(f'DROP TABLE "{stage}"')
+            refresh(raw)
+
         pgcopy.copy(
             connection,
-            f'COPY "{table.name}" ({names}) FROM STDIN (FORMAT csv)',
+            f'COPY "{stage}" ({names}) FROM STDIN (FORMAT csv)',
             payload,
-            after=_refresh_statistics(session, table, stored_frame.height),
+            before=create_stage,
+            after=insert_staged,
             wait=wait,
         )
         return stored_frame.height
     marks = ", ".join("?" for _ in stored_frame.columns)
-    statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'  # noqa: S608 - model names
+    statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks}){skip}'  # noqa: S608 - model names
     for start in range(0, stored_frame.height, _FRAME_CHUNK):
         part = stored_frame.slice(start, _FRAME_CHUNK)
         connection.exec_driver_sql(statement, part.rows())
@@ -326,13 +360,15 @@ def _insert_small(
     frame: pl.DataFrame,
     fixed: dict[str, Any],
     extra: dict[str, Any],
+    skip: str,
 ) -> int:
     """Append a few rows with one ``executemany`` of their values, no Polars (PostgreSQL).
 
     An API call's handful of new customers or identities would spend more on building and
     writing a CSV frame (a millisecond or so per frame) than on the rows themselves. Values go
     as the driver adapts them: text ids and JSON text cast by the server, aware datetimes,
-    encrypted strings through their column type.
+    encrypted strings through their column type. ``skip`` ends the statement (an ``ON
+    CONFLICT`` clause, or nothing).
     """
     dialect = session.get_bind().dialect
     names = [*frame.columns, *fixed, *extra]
@@ -350,7 +386,7 @@ def _insert_small(
     ]  # fmt: skip
     columns = ", ".join(f'"{name}"' for name in names)
     marks = ", ".join("%s" for _ in names)
-    statement = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'  # noqa: S608 - model names
+    statement = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks}){skip}'  # noqa: S608 - model names
     session.connection().exec_driver_sql(statement, rows)
     return len(rows)
 

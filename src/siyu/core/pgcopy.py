@@ -66,14 +66,23 @@ class _Pending:
 
 
 def copy(
-    connection: Connection, statement: str, payload: bytes, *, after: After | None, wait: bool
+    connection: Connection,
+    statement: str,
+    payload: bytes,
+    *,
+    after: After | None,
+    wait: bool,
+    before: After | None = None,
 ) -> None:
-    """Run ``COPY … FROM STDIN`` with ``payload`` on ``connection``, then ``after`` (given the
-    driver connection); with ``wait=False`` on a helper thread, returning at once: successive
-    ``COPY``s of one connection queue up there, so the caller can build several frames on."""
+    """Run ``before``, ``COPY … FROM STDIN`` with ``payload`` on ``connection``, then ``after``
+    (the steps are given the driver connection); with ``wait=False`` on a helper thread,
+    returning at once: successive ``COPY``s of one connection queue up there, so the caller can
+    build several frames on."""
     raw = driver(connection)
 
     def work() -> None:
+        if before is not None:
+            before(raw)
         with raw.cursor() as cursor, cursor.copy(statement) as stream:
             stream.write(payload)
         if after is not None:

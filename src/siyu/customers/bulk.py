@@ -13,7 +13,9 @@ from datetime import datetime
 from typing import Any, cast
 
 import polars as pl
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import JSON, Table, Update, bindparam, case, func, literal, or_, select, update
+from sqlalchemy import cast as cast_
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from siyu.core.actor import Actor, Role
@@ -97,11 +99,40 @@ _CREATED_COLUMNS = (
 )
 
 
+Filled = dict[uuid.UUID, frozenset[str]]
+"""The ``PROFILE_KEYS`` fields known to hold a value, by customer: kept by a caller for the
+customers its own unit of work created (``create_many``), which no other transaction can see,
+so that ``apply_many`` fills their gaps without reading them back."""
+
+
+def filled_fields(profile: Mapping[str, Any]) -> frozenset[str]:
+    """The fields ``create_many`` stores a value for, given the profile it was handed."""
+    return _interned(frozenset(k for k in PROFILE_KEYS if profile.get(k)))
+
+
+def _interned(fields: frozenset[str]) -> frozenset[str]:
+    """One instance of each set of fields (a few dozen), shared by every entry of a ``Filled``."""
+    return _FILLED_SETS.setdefault(fields, fields)
+
+
+_FILLED_SETS: dict[frozenset[str], frozenset[str]] = {}
+
+
 def apply_many(
-    db: Session, actor: Actor, profiles: Mapping[uuid.UUID, Mapping[str, Any]], *, source: str
+    db: Session,
+    actor: Actor,
+    profiles: Mapping[uuid.UUID, Mapping[str, Any]],
+    *,
+    source: str,
+    filled: Filled | None = None,
 ) -> int:
     """Give each customer the profile values that win under the tenant's survivorship rules
-    (by default: only the fields it lacks); return how many customers changed."""
+    (by default: only the fields it lacks); return how many customers changed.
+
+    ``filled``: what the caller knows of its own new customers (``Filled``). Under the default
+    rules their gaps are taken from it instead of read, and it is kept up to date; under other
+    rules their entries are dropped (the customers are read).
+    """
     require(actor, Perm.CUSTOMERS_WRITE)
     wanted = {
         cid: {k: v for k, v in p.items() if k in PROFILE_KEYS and v not in survivorship.EMPTY}
@@ -112,11 +143,13 @@ def apply_many(
         return 0
     rules = survivorship.rules(db, actor)
     if all(rules.rule_for(k).rule is survivorship.Rule.KEEP_FIRST for k in _SURVIVING):
-        return _fill_gaps(db, actor, ids, wanted, source)
+        return _fill_gaps(db, actor, ids, wanted, source, {} if filled is None else filled)
     changed = 0
     for start in range(0, len(ids), _CHUNK):
         part = ids[start : start + _CHUNK]
         for customer in db.scalars(select(Customer).where(Customer.id.in_(part))):
+            if filled is not None:
+                filled.pop(customer.id, None)
             values = survivorship.changes(rules, customer, wanted[customer.id], source)
             if values:
                 _apply(db, actor, customer, dict(values))
@@ -135,62 +168,55 @@ def _fill_gaps(
     ids: Sequence[uuid.UUID],
     wanted: Mapping[uuid.UUID, Mapping[str, Any]],
     source: str,
+    filled: Filled,
 ) -> int:
     """``apply_many`` under ``keep_first``: each customer takes the offered fields it lacks.
 
-    No other field can change, so only "is it empty" is read (nothing decrypted, no ORM
-    objects) and the gaps are filled by executemany updates, one per set of fields filled.
-    Phones and emails get their blind indexes as ``_apply`` gives them; customers the session
-    holds are expired so they are read again.
+    A customer's gaps come from ``filled`` when it is there, else from reading only "is it
+    empty" (nothing decrypted, no ORM objects). The gaps are filled by executemany updates, one
+    per set of fields, each guarded by those fields still being empty and adding the fields'
+    source to ``field_sources`` in SQL. Phones and emails get their blind indexes as ``_apply``
+    gives them; customers the session holds are expired so they are read again.
     """
     db.flush()
-    empty = {
-        k: getattr(Customer, k).is_(None)
-        if k in Customer.PII_FIELDS
-        else or_(getattr(Customer, k).is_(None), getattr(Customer, k) == "")
-        for k in _SURVIVING
-    }
     tenant_id = actor.tenant_id
-    by_fields: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for start in range(0, len(ids), _CHUNK):
+    gaps: dict[uuid.UUID, tuple[str, ...]] = {}
+    unknown = []
+    for cid in ids:
+        known = filled.get(cid)
+        if known is None:
+            unknown.append(cid)
+        else:
+            gaps[cid] = tuple(k for k in _SURVIVING if k in wanted[cid] and k not in known)
+    for start in range(0, len(unknown), _CHUNK):
         rows = db.execute(
-            select(Customer.id, Customer.field_sources, *(e.label(k) for k, e in empty.items()))
-            .where(one_of(db, Customer.id, ids[start : start + _CHUNK]))
+            select(Customer.id, *(e.label(k) for k, e in _EMPTY.items()))
+            .where(one_of(db, Customer.id, unknown[start : start + _CHUNK]))
         )  # fmt: skip
         for row in rows:
             offered = wanted[row.id]
-            fields = tuple(k for k in _SURVIVING if k in offered and getattr(row, k))
-            if not fields:
-                continue
-            values: dict[str, Any] = {"k_id": row.id}
-            for k in fields:
-                if k == "phone":
-                    values["v_phone"], values["v_phone_bidx"] = phone_index(tenant_id, offered[k])
-                elif k == "email":
-                    email = _normalise_email(offered[k])
-                    values["v_email"] = email
-                    values["v_email_bidx"] = blind_index(tenant_id, "email", email)
-                else:
-                    values[f"v_{k}"] = offered[k]
-            values["v_field_sources"] = {
-                **(row.field_sources or {}),
-                **dict.fromkeys(fields, source),
-            }
-            by_fields.setdefault(fields, []).append(values)
-    table = cast("Table", Customer.__table__)
+            gaps[row.id] = tuple(k for k in _SURVIVING if k in offered and getattr(row, k))
+    by_fields: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for cid, fields in gaps.items():
+        if not fields:
+            continue
+        offered = wanted[cid]
+        values: dict[str, Any] = {"k_id": cid}
+        for k in fields:
+            if k == "phone":
+                values["v_phone"], values["v_phone_bidx"] = phone_index(tenant_id, offered[k])
+            elif k == "email":
+                email = _normalise_email(offered[k])
+                values["v_email"] = email
+                values["v_email_bidx"] = blind_index(tenant_id, "email", email)
+            else:
+                values[f"v_{k}"] = offered[k]
+        by_fields.setdefault(fields, []).append(values)
+        if cid in filled:
+            filled[cid] = _interned(filled[cid] | set(fields))
     now = utcnow()
     for fields, changes in by_fields.items():
-        columns = [c for k in fields for c in ((k, f"{k}_bidx") if k in _INDEXED else (k,))]
-        stmt = (
-            update(table)
-            .where(table.c.tenant_id == tenant_id, table.c.id == bindparam("k_id"))
-            .values(
-                {
-                    **{name: bindparam(f"v_{name}") for name in (*columns, "field_sources")},
-                    "updated_at": now,
-                }
-            )
-        )
+        stmt = _gap_update(db, tenant_id, fields, source, now)
         for start in range(0, len(changes), _CHUNK):
             db.execute(stmt, changes[start : start + _CHUNK])
     changed = {values["k_id"] for changes in by_fields.values() for values in changes}
@@ -198,6 +224,48 @@ def _fill_gaps(
         if isinstance(held, Customer) and held.id in changed:
             db.expire(held)
     return len(changed)
+
+
+_EMPTY = {
+    k: getattr(Customer, k).is_(None)
+    if k in Customer.PII_FIELDS
+    else or_(getattr(Customer, k).is_(None), getattr(Customer, k) == "")
+    for k in _SURVIVING
+}
+"""Whether a customer lacks each surviving profile field (encrypted fields are null or set)."""
+
+
+def _gap_update(
+    db: Session, tenant_id: uuid.UUID, fields: tuple[str, ...], source: str, now: datetime
+) -> Update:
+    """The update filling ``fields`` of one customer (parameters ``k_id``, ``v_<column>``),
+    only while they are all still empty, noting ``source`` as theirs in ``field_sources``."""
+    table = cast("Table", Customer.__table__)
+    columns = [c for k in fields for c in ((k, f"{k}_bidx") if k in _INDEXED else (k,))]
+    patch = dict.fromkeys(fields, source)
+    current = table.c.field_sources
+    merged: Any
+    if db.get_bind().dialect.name == "postgresql":
+        stored = cast_(current, JSONB)  # SQL or JSON null before any source was noted
+        base = case((func.jsonb_typeof(stored) == "object", stored), else_=literal({}, JSONB))
+        merged = cast_(base.op("||")(literal(patch, JSONB)), JSON)
+    else:  # RFC 7396 merge: a target that is not an object counts as {}
+        merged = func.json_patch(func.coalesce(current, "{}"), json.dumps(patch))
+    return (
+        update(table)
+        .where(
+            table.c.tenant_id == tenant_id,
+            table.c.id == bindparam("k_id"),
+            *(_EMPTY[k] for k in fields),
+        )
+        .values(
+            {
+                **{name: bindparam(f"v_{name}") for name in columns},
+                "field_sources": merged,
+                "updated_at": now,
+            }
+        )
+    )
 
 
 _INDEXED = ("phone", "email")

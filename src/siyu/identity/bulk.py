@@ -40,6 +40,8 @@ from siyu.identity.models import Identity, JunkKey, JunkStatus
 from siyu.security.rbac import Perm, require
 
 _CHUNK = 20_000
+_FILLED_LIMIT = 2_000_000
+"""At most this many customers in a ``filled`` (some 100 bytes each); the others are read."""
 _IDENTITY: Table = Identity.__table__  # type: ignore[assignment]  # a mapped class's Table
 _JUNK: Table = JunkKey.__table__  # type: ignore[assignment]
 
@@ -190,10 +192,14 @@ def resolve_batch(
     source: str,
     fanout_limit: int | None = service.DEFAULT_FANOUT_LIMIT,
     clock: Clock = SYSTEM_CLOCK,
+    filled: customer_bulk.Filled | None = None,
 ) -> BatchResolution:
     """Resolve every record to a customer, creating, joining or bridging customers.
 
-    ``records`` may come prepared (``prepare``) for the actor's tenant.
+    ``records`` may come prepared (``prepare``) for the actor's tenant. ``filled``, kept by a
+    caller resolving several batches in one unit of work (an import), learns the profile
+    fields of the customers each batch creates, so that a later batch fills their gaps without
+    reading them (``customers.bulk.Filled``); customers merged or resolved one by one leave it.
     """
     require(actor, Perm.CUSTOMERS_WRITE)
     if isinstance(records, Prepared) and records.tenant_id != actor.tenant_id:
@@ -201,7 +207,9 @@ def resolve_batch(
     with heap.bulk():  # large batches make millions of short-lived objects
         if not isinstance(records, Prepared):
             records = prepare(actor.tenant_id, records)
-        return _resolve_batch(db, actor, records, source, fanout_limit, clock)
+        return _resolve_batch(
+            db, actor, records, source, fanout_limit, clock, {} if filled is None else filled
+        )
 
 
 def _resolve_batch(
@@ -211,6 +219,7 @@ def _resolve_batch(
     source: str,
     fanout_limit: int | None,
     clock: Clock,
+    filled: customer_bulk.Filled,
 ) -> BatchResolution:
     tenant_id = actor.tenant_id
     now = clock.now()
@@ -335,17 +344,25 @@ def _resolve_batch(
             new_groups.append(indexes)
     new_groups.extend([i] for i in lonely)
     result.merged_ids.extend(bridges.merge_bridges(db, actor, merges, source=source, clock=clock))
+    for merge in merges:  # a survivor takes on the others' fields
+        for customer in (merge.survivor, *merge.others):
+            filled.pop(customer.id, None)
 
     customer_bulk.apply_many(
         db,
         actor,
         {cid: _latest_values(records, indexes) for cid, indexes in joins.items()},
         source=source,
+        filled=filled,
     )
     # from here the appends' COPYs run while the next frame is built (``core.pgcopy``)
     profiles = [_first_values(records, indexes) for indexes in new_groups]
     created = customer_bulk.create_many(db, actor, profiles, source=source, now=now, wait=False)
     result.created.update(created)
+    for customer_id, profile in zip(created, profiles, strict=True):
+        if len(filled) >= _FILLED_LIMIT:
+            break
+        filled[customer_id] = customer_bulk.filled_fields(profile)
     for customer_id, indexes in zip(created, new_groups, strict=True):
         for i in indexes:
             result.customer_ids[i] = customer_id
@@ -386,6 +403,8 @@ def _resolve_batch(
             clock=clock,
         )
         result.customer_ids[i] = resolution.customer_id
+        for customer_id in (resolution.customer_id, *resolution.merged_ids):
+            filled.pop(customer_id, None)
         if resolution.created:
             result.created.add(resolution.customer_id)
         merged_carefully.extend(resolution.merged_ids)

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from siyu.core import bulk
 from siyu.core.actor import Actor
-from siyu.core.append import one_of
 from siyu.core.clock import SYSTEM_CLOCK, Clock
 from siyu.core.errors import Conflict, InvalidInput, NotFound
 from siyu.core.ids import new_id
@@ -87,20 +86,6 @@ def record_evidence(db: Session, rows: Sequence[dict[str, Any]]) -> int:
         unique,
         conflict=["tenant_id", "customer_id", "fingerprint"],
     )
-
-
-def known_evidence(db: Session, customer_ids: Sequence[uuid.UUID]) -> set[tuple[uuid.UUID, str]]:
-    """Return (customer, fingerprint) of the evidence stored for these customers."""
-    found: set[tuple[uuid.UUID, str]] = set()
-    wanted = sorted(set(customer_ids))
-    for start in range(0, len(wanted), 20_000):
-        rows = db.execute(
-            select(Evidence.customer_id, Evidence.fingerprint).where(
-                one_of(db, Evidence.customer_id, wanted[start : start + 20_000])
-            )
-        )
-        found.update((r.customer_id, r.fingerprint) for r in rows)
-    return found
 
 
 @dataclass(frozen=True)

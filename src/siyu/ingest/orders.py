@@ -27,6 +27,7 @@ from siyu.core.append import append_frame, frame_ids
 from siyu.core.clock import SYSTEM_CLOCK, Clock
 from siyu.core.errors import AppError, FieldError, InvalidInput
 from siyu.core.phone import mask_phone
+from siyu.customers.bulk import Filled
 from siyu.identity import bulk as identity_bulk
 from siyu.identity import proposals
 from siyu.identity.keys import IdentityKey, KeyKind, junk_reason, make_key
@@ -209,20 +210,15 @@ def import_orders(
         timezone=timezone or actor.timezone,
         batch_rows=batch_rows,
     )
-    evidence: _Evidence | None = None  # a batch's evidence is stored by the next batch
     with heap.bulk():  # millions of short-lived objects: ease the garbage collector
         for batch in batches:
             summary.errors.extend(batch.errors)
             summary.rows = max(summary.rows, _rows_seen(batch))
             if on_error is OnError.ABORT and summary.errors:
                 continue  # keep parsing to report every bad row; nothing will be written
-            evidence = _write_batch(
-                db, actor, batch, order_source, source, codes, summary, clock, tally, evidence
-            )
+            _write_batch(db, actor, batch, order_source, source, codes, summary, clock, tally)
             if progress:
                 progress(_rows_seen(batch), total)
-        if evidence is not None and not (on_error is OnError.ABORT and summary.errors):
-            _store_evidence(db, actor, evidence)
     summary.skipped = len({e.row for e in summary.errors})
     if on_error is OnError.ABORT and summary.errors:
         summary.aborted = True
@@ -253,11 +249,7 @@ def write_orders(
     order_source = OrderSource.OTHER if source == "generic" else OrderSource(source)
     summary = ImportSummary(source=source, rows=batch.orders.height, errors=list(batch.errors))
     codes = _codes(db, actor)
-    evidence = _write_batch(
-        db, actor, batch, order_source, source, codes, summary, clock, _Tally(), None
-    )
-    if evidence is not None:
-        _store_evidence(db, actor, evidence)
+    _write_batch(db, actor, batch, order_source, source, codes, summary, clock, _Tally())
     summary.skipped = len({e.row for e in summary.errors})
     return summary
 
@@ -296,12 +288,14 @@ def _existing_orders(db: Session, source: OrderSource, external_ids: Sequence[st
 
 @dataclass
 class _Tally:
-    """What an import carries from batch to batch: the customers it created and matched, and
-    whether the last batch's orders were all new (then ``_write_batch`` builds the next batch's
-    OneID records before looking its orders up)."""
+    """What an import carries from batch to batch: the customers it created and matched, the
+    profile fields its new customers hold (``customers.bulk.Filled``), and whether the last
+    batch's orders were all new (then ``_write_batch`` builds the next batch's OneID records
+    before looking its orders up)."""
 
     created: set[uuid.UUID] = field(default_factory=set)
     matched: set[uuid.UUID] = field(default_factory=set)
+    filled: Filled = field(default_factory=dict)
     all_new: bool = True  # the last batch's orders were all new (``_write_batch`` speculates)
 
 
@@ -322,19 +316,13 @@ def _write_batch(
     summary: ImportSummary,
     clock: Clock,
     tally: _Tally,
-    carried: _Evidence | None,
-) -> _Evidence | None:
-    """Write one batch: update changed orders, resolve the new ones' buyers, append the rest;
-    return the batch's linkage evidence, for the caller to store (``_store_evidence``).
+) -> None:
+    """Write one batch: update changed orders, resolve the new ones' buyers, append the rest
+    and the linkage evidence of their receiver blocks.
 
     A new order is written as its order row and lines only: its ``order.*`` events are derived
     from the order row when read (``orders.timeline``); changes found by a later import are
     recorded as events. Rows are built as Polars frames and appended with ``append_frame``.
-
-    The previous batch's evidence (``carried``) is stored here, after the first look-up: its
-    check for evidence already stored is a statement, which waits for the ``COPY``s still
-    running (``core.pgcopy``); done at the end of its own batch, it made the import wait for
-    all of that batch's appends while Python had the next batch to parse.
     """
     frame = batch.orders
     # While the last batch's appends still run on the server, its look-up of known orders would
@@ -343,10 +331,8 @@ def _write_batch(
     buyers = _buyers(actor, frame, source) if tally.all_new and not frame.is_empty() else None
     existing = _existing_orders(db, order_source, frame.get_column("external_id").to_list())
     tally.all_new = existing.is_empty()
-    if carried is not None:
-        _store_evidence(db, actor, carried)
     if frame.is_empty():
-        return None
+        return
     if existing.height:
         known = frame.join(existing, on="external_id", how="inner", maintain_order="left")
         same = (
@@ -361,10 +347,10 @@ def _write_batch(
             summary.updated += 1
         frame = frame.join(existing, on="external_id", how="anti", maintain_order="left")
     if frame.is_empty():
-        return None
+        return
     if buyers is None or existing.height:
         buyers = _buyers(actor, frame, source)
-    frame, created = _resolve_buyers(db, actor, frame, buyers, source, clock, summary, tally)
+    frame = _resolve_buyers(db, actor, frame, buyers, source, clock, summary, tally)
     now = clock.now()
     tenant = pl.lit(str(actor.tenant_id))
     frame = frame.with_columns(frame_ids(frame.height).alias("order_id"))
@@ -401,7 +387,7 @@ def _write_batch(
     )
     summary.inserted += frame.height
     orders.append_frames(db, order_rows, line_rows)
-    return _evidence(actor, frame, source, created)
+    _store_evidence(db, actor, frame, source)
 
 
 @dataclass(frozen=True)
@@ -441,10 +427,12 @@ def _resolve_buyers(
     clock: Clock,
     summary: ImportSummary,
     tally: _Tally,
-) -> tuple[pl.DataFrame, set[uuid.UUID]]:
+) -> pl.DataFrame:
     """Add each new order's ``customer_id`` (text), resolved through batch OneID from the
-    orders' ``buyers``; also return the customers the batch created."""
-    resolution = identity_bulk.resolve_batch(db, actor, buyers.records, source=source, clock=clock)
+    orders' ``buyers``."""
+    resolution = identity_bulk.resolve_batch(
+        db, actor, buyers.records, source=source, clock=clock, filled=tally.filled
+    )
     tally.created |= resolution.created
     tally.matched |= {c for c in resolution.customer_ids if c not in tally.created}
     summary.customers_created, summary.customers_matched = len(tally.created), len(tally.matched)
@@ -455,7 +443,7 @@ def _resolve_buyers(
         how="left",
         nulls_equal=True,
         maintain_order="left",
-    ), resolution.created
+    )
 
 
 def _code_ids(codes: pl.Expr, known: dict[str, uuid.UUID]) -> pl.Expr:
@@ -470,22 +458,12 @@ def _code_ids(codes: pl.Expr, known: dict[str, uuid.UUID]) -> pl.Expr:
 _MASKED = r"^1[3-9]\d\*{4}\d{4}$"
 
 
-@dataclass
-class _Evidence:
-    """What a batch's new orders say about their buyers, not yet stored: one row per customer
-    and distinct receiver block (``clues``), and the customers the batch ``created``."""
+def _store_evidence(db: Session, actor: Actor, frame: pl.DataFrame, source: str) -> None:
+    """Append the linkage evidence of the new orders' receiver blocks (``proposals``).
 
-    clues: pl.DataFrame
-    source: str
-    created: set[uuid.UUID]
-
-
-def _evidence(
-    actor: Actor, frame: pl.DataFrame, source: str, created: set[uuid.UUID]
-) -> _Evidence | None:
-    """The linkage evidence of the new orders' receiver blocks (``proposals``), or ``None``.
-
-    Same rows as ``proposals.evidence_row`` gives, one per customer and distinct receiver block.
+    Same rows as ``proposals.evidence_row`` gives, one per customer and distinct receiver block;
+    blocks a customer has already are left out by the evidence's unique key, so nothing is read
+    back and the append runs beside the import's next batch (``append_frame``).
     """
 
     def text(name: str) -> pl.Expr:
@@ -528,35 +506,21 @@ def _evidence(
         pl.concat_str([pl.col(f).fill_null("") for f in fields], separator="|").alias("print")
     )
     if clues.is_empty():
-        return None
+        return
     prints = blind_indexes(actor.tenant_id, "evidence", clues.get_column("print").to_list())
     clues = clues.with_columns(pl.Series("fingerprint", prints, dtype=pl.Utf8)).unique(
         subset=["customer_id", "fingerprint"], keep="first", maintain_order=True
     )
-    return _Evidence(clues, source, created)
-
-
-def _store_evidence(db: Session, actor: Actor, evidence: _Evidence) -> None:
-    """Append a batch's evidence, skipping what its customers already have (customers the
-    batch created have none)."""
-    clues = evidence.clues
-    owners = {uuid.UUID(c) for c in clues.get_column("customer_id").unique().to_list()}
-    known = proposals.known_evidence(db, list(owners - evidence.created))
-    if known:
-        stored = pl.DataFrame(
-            {
-                "customer_id": [str(c) for c, _ in known],
-                "fingerprint": [f for _, f in known],
-            },
-            schema={"customer_id": pl.Utf8, "fingerprint": pl.Utf8},
-        )
-        clues = clues.join(stored, on=["customer_id", "fingerprint"], how="anti")
     rows = clues.select(
         pl.lit(str(actor.tenant_id)).alias("tenant_id"),
         frame_ids(clues.height).alias("id"),
         pl.col("customer_id"),
-        pl.lit(evidence.source).alias("source"),
+        pl.lit(source).alias("source"),
         pl.col("fingerprint"),
         *(pl.col(f) for f in proposals.EVIDENCE_FIELDS),
     )
-    append_frame(db, Evidence, rows, wait=False)
+    append_frame(db, Evidence, rows, wait=False, skip_conflicts=_EVIDENCE_KEY)
+
+
+_EVIDENCE_KEY = ("tenant_id", "customer_id", "fingerprint")
+"""The unique key of ``identity_evidence``: one row per customer and receiver block."""

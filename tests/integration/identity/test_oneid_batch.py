@@ -153,6 +153,63 @@ def test_batch_fills_profile_gaps_and_creates_with_first_values(database: Databa
         assert (customer.province, customer.city) == ("浙江省", "杭州市")
 
 
+profile_strategy = st.fixed_dictionaries(
+    {
+        "name": st.sampled_from([None, "王芳", "李雷"]),
+        "phone": st.sampled_from([None, "13911110001", "13911119999"]),
+        "city": st.sampled_from([None, "杭州市", "上海市"]),
+        "province": st.sampled_from([None, "浙江省"]),
+    }
+)
+records_strategy = st.lists(
+    st.tuples(keys_strategy, profile_strategy).map(lambda r: bulk.Record(keys=r[0], profile=r[1])),
+    min_size=1,
+    max_size=6,
+)
+
+
+def profiles_of(db, customer_ids: list[uuid.UUID]) -> list[tuple[object, ...]]:
+    """What each record's live customer holds, field by field (with the fields' sources)."""
+    by_id = {c.id: c for c in db.scalars(select(Customer))}
+    return [
+        (c.name, c.phone, c.phone_bidx is not None, c.city, c.province, c.field_sources)
+        for c in (by_id[cid] for cid in live_customers(db, customer_ids))
+    ]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[FIXTURE])
+@given(batches=st.lists(records_strategy, min_size=2, max_size=3))
+def test_batches_sharing_what_they_filled_store_the_same_profiles(
+    database: Database, batches: list[list[bulk.Record]]
+) -> None:
+    """An import's batches keep the fields of the customers they created (``filled``) and fill
+    later gaps without reading them back: the same customers and profiles as reading them."""
+    read, kept = bare_tenant(), bare_tenant()
+    filled: dict[uuid.UUID, frozenset[str]] = {}
+    results: dict[uuid.UUID, list[uuid.UUID]] = {read.tenant_id: [], kept.tenant_id: []}
+    for actor, memo in ((read, None), (kept, filled)):
+        with unit_of_work(actor) as db:
+            for i, batch in enumerate(batches):
+                result = bulk.resolve_batch(db, actor, batch, source=f"s{i}", filled=memo)
+                results[actor.tenant_id].extend(result.customer_ids)
+    with unit_of_work(read) as db:
+        expected = profiles_of(db, results[read.tenant_id])
+        expected_ids = live_customers(db, results[read.tenant_id])
+    with unit_of_work(kept) as db:
+        got = profiles_of(db, results[kept.tenant_id])
+        got_ids = live_customers(db, results[kept.tenant_id])
+        live = set(got_ids)
+        stored = {c.id: c for c in db.scalars(select(Customer)) if c.id in filled}
+    assert same_partition(expected_ids, got_ids)
+    assert got == expected
+    for cid, fields in filled.items():  # what is kept is what is stored
+        if cid in live:
+            customer = stored[cid]
+            assert fields == {
+                k for k in ("name", "phone", "city", "province") if getattr(customer, k)
+            }
+
+
 def test_a_store_phone_on_many_walk_ins_is_caught_before_it_links_anyone(
     database: Database,
 ) -> None:
