@@ -289,13 +289,17 @@ def _existing_orders(db: Session, source: OrderSource, external_ids: Sequence[st
 @dataclass
 class _Tally:
     """What an import carries from batch to batch: the customers it created and matched, the
-    profile fields its new customers hold (``customers.bulk.Filled``), and whether the last
+    profile fields its new customers hold (``customers.bulk.Filled``), the linkage evidence it
+    stored (``_store_evidence``; ``None`` past ``_EVIDENCE_KEPT`` rows), and whether the last
     batch's orders were all new (then ``_write_batch`` builds the next batch's OneID records
     before looking its orders up)."""
 
     created: set[uuid.UUID] = field(default_factory=set)
     matched: set[uuid.UUID] = field(default_factory=set)
     filled: Filled = field(default_factory=dict)
+    evidence: pl.DataFrame | None = field(
+        default_factory=lambda: pl.DataFrame(schema=dict.fromkeys(_EVIDENCE_PAIR, pl.Utf8))
+    )
     all_new: bool = True  # the last batch's orders were all new (``_write_batch`` speculates)
 
 
@@ -350,7 +354,7 @@ def _write_batch(
         return
     if buyers is None or existing.height:
         buyers = _buyers(actor, frame, source)
-    frame = _resolve_buyers(db, actor, frame, buyers, source, clock, summary, tally)
+    frame, fresh = _resolve_buyers(db, actor, frame, buyers, source, clock, summary, tally)
     now = clock.now()
     tenant = pl.lit(str(actor.tenant_id))
     frame = frame.with_columns(frame_ids(frame.height).alias("order_id"))
@@ -387,7 +391,7 @@ def _write_batch(
     )
     summary.inserted += frame.height
     orders.append_frames(db, order_rows, line_rows)
-    _store_evidence(db, actor, frame, source)
+    _store_evidence(db, actor, frame, source, fresh, tally)
 
 
 @dataclass(frozen=True)
@@ -427,9 +431,10 @@ def _resolve_buyers(
     clock: Clock,
     summary: ImportSummary,
     tally: _Tally,
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, set[uuid.UUID]]:
     """Add each new order's ``customer_id`` (text), resolved through batch OneID from the
-    orders' ``buyers``."""
+    orders' ``buyers``; also return the customers the batch created, unless it merged any
+    (then a customer it created may hold another's evidence: none is returned)."""
     resolution = identity_bulk.resolve_batch(
         db, actor, buyers.records, source=source, clock=clock, filled=tally.filled
     )
@@ -443,7 +448,7 @@ def _resolve_buyers(
         how="left",
         nulls_equal=True,
         maintain_order="left",
-    )
+    ), set() if resolution.merged_ids else resolution.created
 
 
 def _code_ids(codes: pl.Expr, known: dict[str, uuid.UUID]) -> pl.Expr:
@@ -458,12 +463,21 @@ def _code_ids(codes: pl.Expr, known: dict[str, uuid.UUID]) -> pl.Expr:
 _MASKED = r"^1[3-9]\d\*{4}\d{4}$"
 
 
-def _store_evidence(db: Session, actor: Actor, frame: pl.DataFrame, source: str) -> None:
+def _store_evidence(
+    db: Session,
+    actor: Actor,
+    frame: pl.DataFrame,
+    source: str,
+    fresh: set[uuid.UUID],
+    tally: _Tally,
+) -> None:
     """Append the linkage evidence of the new orders' receiver blocks (``proposals``).
 
-    Same rows as ``proposals.evidence_row`` gives, one per customer and distinct receiver block;
-    blocks a customer has already are left out by the evidence's unique key, so nothing is read
-    back and the append runs beside the import's next batch (``append_frame``).
+    Same rows as ``proposals.evidence_row`` gives, one per customer and distinct receiver block,
+    without reading back what is stored: blocks the import stored already (``tally.evidence``)
+    are dropped here; those of customers the batch created (``fresh``) are new; the others'
+    are appended skipping the ones their customer has (``append_frame``'s ``skip_conflicts``,
+    which costs the server more than a plain append). The appends run beside the next batch.
     """
 
     def text(name: str) -> pl.Expr:
@@ -511,6 +525,18 @@ def _store_evidence(db: Session, actor: Actor, frame: pl.DataFrame, source: str)
     clues = clues.with_columns(pl.Series("fingerprint", prints, dtype=pl.Utf8)).unique(
         subset=["customer_id", "fingerprint"], keep="first", maintain_order=True
     )
+    if tally.evidence is not None:
+        clues = clues.join(tally.evidence, on=list(_EVIDENCE_PAIR), how="anti")
+        stored = pl.concat([tally.evidence, clues.select(_EVIDENCE_PAIR)])
+        tally.evidence = stored if stored.height <= _EVIDENCE_KEPT else None
+    new = pl.col("customer_id").is_in([str(c) for c in fresh])
+    for part, skip in ((clues.filter(new), ()), (clues.filter(~new), _EVIDENCE_KEY)):
+        _append_evidence(db, actor, part, source, skip)
+
+
+def _append_evidence(
+    db: Session, actor: Actor, clues: pl.DataFrame, source: str, skip: Sequence[str]
+) -> None:
     rows = clues.select(
         pl.lit(str(actor.tenant_id)).alias("tenant_id"),
         frame_ids(clues.height).alias("id"),
@@ -519,8 +545,12 @@ def _store_evidence(db: Session, actor: Actor, frame: pl.DataFrame, source: str)
         pl.col("fingerprint"),
         *(pl.col(f) for f in proposals.EVIDENCE_FIELDS),
     )
-    append_frame(db, Evidence, rows, wait=False, skip_conflicts=_EVIDENCE_KEY)
+    append_frame(db, Evidence, rows, wait=False, skip_conflicts=skip)
 
 
-_EVIDENCE_KEY = ("tenant_id", "customer_id", "fingerprint")
+_EVIDENCE_PAIR: tuple[str, str] = ("customer_id", "fingerprint")
+_EVIDENCE_KEY = ("tenant_id", *_EVIDENCE_PAIR)
 """The unique key of ``identity_evidence``: one row per customer and receiver block."""
+_EVIDENCE_KEPT = 2_000_000
+"""At most this many (customer, block) pairs kept by an import (some 100 bytes each); past
+that, its evidence is appended skipping stored rows in the database."""

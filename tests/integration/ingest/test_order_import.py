@@ -157,8 +157,8 @@ def test_upload_through_the_api(client) -> None:
 
 @pytest.mark.parametrize("name", ["tmall.csv", "jd.csv", "pdd.csv", "douyin.csv"])
 def test_evidence_is_the_same_whatever_the_batch_size(database: Database, name: str) -> None:
-    """Each batch's linkage evidence is stored by the next batch (after its first look-up) and
-    the last batch's at the end: one row per customer and receiver block, as in one batch."""
+    """Batches drop the evidence earlier batches stored (kept by the import, not read back):
+    one row per customer and receiver block, as in one batch."""
 
     def evidence_per_customer(batch_rows: int) -> list[int]:
         actor = bare_tenant()
@@ -171,3 +171,73 @@ def test_evidence_is_the_same_whatever_the_batch_size(database: Database, name: 
     whole = evidence_per_customer(10_000)
     assert whole  # the fixture's receiver blocks are evidence
     assert evidence_per_customer(1) == whole
+
+
+TMALL_HEADER = (
+    "订单编号,买家会员名,买家支付宝账号,买家应付货款,买家应付邮费,总金额,买家实际支付金额,订单状态,"
+    "买家留言,收货人姓名,收货地址 ,运送方式,联系电话,联系手机,订单创建时间,订单付款时间 ,宝贝标题,"
+    "宝贝种类,宝贝总数量,商家编码,订单关闭原因,退款金额"
+)
+
+
+def tmall_file(path: Path, rows: list[tuple[str, str, str, str, str]]) -> Path:
+    """A Tmall export of (order id, buyer, receiver, address, mobile) rows, paid, one line each."""
+    lines = [TMALL_HEADER]
+    for order_id, buyer, receiver, address, mobile in rows:
+        lines.append(
+            f"{order_id},{buyer},,10.00,0.00,10.00,10.00,交易成功,,{receiver},{address},快递,,"
+            f"{mobile},2024-03-01 09:00:00,2024-03-01 09:01:00,面霜,1,1,SKU-1,,0.00"
+        )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_evidence_of_known_customers_keeps_new_blocks_and_skips_stored_ones(
+    database: Database, tmp_path: Path
+) -> None:
+    """A later import (or a later batch) offers blocks its customers have and blocks they do not:
+    the new ones are stored, the stored ones stay single, whether the customer came from an
+    earlier import, from this one, or was merged by it."""
+    home, office = "浙江省 杭州市 西湖区 文三路100号", "上海 上海市 浦东新区 张江路1号"
+    first = tmall_file(
+        tmp_path / "first.csv",
+        [
+            ("3521000000000000001", "tb_alice", "张伟", home, "13857461290"),
+            ("3521000000000000002", "tb_bob", "李娜", office, "139****5678"),
+            ("3521000000000000003", "tb_carol", "王芳", home, "13911112222"),
+        ],
+    )
+    later = tmall_file(
+        tmp_path / "later.csv",
+        [
+            ("3521000000000000011", "tb_alice", "张伟", home, "13857461290"),  # stored
+            ("3521000000000000012", "tb_alice", "张伟", office, "13857461290"),  # new block
+            ("3521000000000000013", "tb_bob", "李娜", office, "139****5678"),  # stored
+            ("3521000000000000014", "tb_dan", "赵磊", home, "13700001111"),  # new customer
+            ("3521000000000000015", "tb_dan", "赵磊", home, "13700001111"),  # same, next batch
+            ("3521000000000000016", "tb_dan", "赵磊", office, "13700001111"),
+            # carol's phone under a new buyer id: one customer; her block is stored already
+            ("3521000000000000017", "tb_carol2", "王芳", home, "13911112222"),
+            # dan's buyer id with alice's phone bridges the two: merged in this batch
+            ("3521000000000000018", "tb_dan", "赵磊", office, "13857461290"),
+        ],
+    )
+    for batch_rows in (1, 2, 100):
+        again = bare_tenant()
+        with unit_of_work(again) as db:
+            import_orders(db, again, first, batch_rows=batch_rows)
+            import_orders(db, again, later, batch_rows=batch_rows)
+            evidence = db.execute(
+                select(Evidence.customer_id, Evidence.fingerprint, func.count())
+                .group_by(Evidence.customer_id, Evidence.fingerprint)
+                .having(func.count() > 1)
+            ).all()
+            assert evidence == []  # one row per customer and block
+            addresses = [tuple(r) for r in db.execute(select(Evidence.name, Evidence.address))]
+            assert customers.count_customers(db, again) == 3  # alice and dan merged
+        # alice: home and office; bob: office; carol: home; dan: home and office (alice's
+        # office block and dan's office block meet in the merge: one of them stays behind)
+        assert sorted(set(addresses)) == sorted(
+            {("张伟", home), ("张伟", office), ("李娜", office), ("王芳", home),
+             ("赵磊", home), ("赵磊", office)}
+        ), batch_rows  # fmt: skip
