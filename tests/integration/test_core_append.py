@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 import polars as pl
 import psycopg
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import bindparam, event, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from siyu.core import pgcopy
 from siyu.core.actor import Actor
 from siyu.core.append import append_frame, frame_ids, one_of
 from siyu.core.db import CrossTenantWrite, Database, unit_of_work
@@ -301,3 +302,40 @@ def test_append_frame_skips_rows_whose_unique_key_is_stored(database: Database, 
         append_frame(db, Evidence, clash, skip_conflicts=key)
     with unit_of_work(actor) as db:
         assert db.scalar(select(func.count()).select_from(Evidence)) == count + half
+
+
+def test_an_executemany_left_running_is_seen_and_fails_the_work(database: Database) -> None:
+    """``pgcopy.executemany_later``: updates queued behind a ``COPY`` run after it, with values
+    converted by their column types; the next statement sees them; an error fails the work."""
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite runs every statement in turn")
+    actor = bare_tenant()
+    frame, constants = customer_rows(actor, 500)
+    table = Customer.__table__
+    rename = (
+        update(table)
+        .where(table.c.tenant_id == actor.tenant_id, table.c.id == bindparam("k_id"))
+        .values(phone=bindparam("v_phone"), field_sources={"phone": "test"})
+    )
+    with unit_of_work(actor) as db, pytest.raises(ValueError, match="updated_at"):
+        pgcopy.executemany_later(db.connection(), rename, [])  # its onupdate would not run
+    rename = rename.values(updated_at=datetime(2026, 12, 8, tzinfo=UTC))
+    ids = [uuid.UUID(i) for i in frame["id"].to_list()[:3]]
+    with unit_of_work(actor) as db:
+        append_frame(db, Customer, frame, constants, wait=False)
+        pgcopy.executemany_later(
+            db.connection(), rename, [{"k_id": i, "v_phone": "13911110000"} for i in ids]
+        )
+        changed = db.execute(
+            select(Customer.phone, Customer.field_sources).where(Customer.id.in_(ids))
+        ).all()
+        assert [tuple(r) for r in changed] == [("13911110000", {"phone": "test"})] * 3
+        raw = db.execute(select(text("phone")).select_from(table).where(table.c.id == ids[0]))
+        assert raw.scalar_one() != "13911110000"  # stored encrypted, as SQLAlchemy would
+        with pytest.raises(ValueError, match="v_phone"):
+            pgcopy.executemany_later(db.connection(), rename, [{"k_id": ids[0]}])
+    with pytest.raises(psycopg.errors.InvalidTextRepresentation), unit_of_work(actor) as db:
+        pgcopy.executemany_later(db.connection(), rename, [{"k_id": "not an id", "v_phone": None}])
+    with unit_of_work(actor) as db:
+        phones = select(func.count()).select_from(Customer).where(Customer.phone.is_not(None))
+        assert db.scalar(phones) == 3

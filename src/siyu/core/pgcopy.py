@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
 
 import psycopg
 import structlog
@@ -26,6 +26,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import Pool
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 log = structlog.get_logger()
 
@@ -78,9 +80,8 @@ def copy(
     (the steps are given the driver connection); with ``wait=False`` on a helper thread,
     returning at once: successive ``COPY``s of one connection queue up there, so the caller can
     build several frames on."""
-    raw = driver(connection)
 
-    def work() -> None:
+    def work(raw: psycopg.Connection[Any]) -> None:
         if before is not None:
             before(raw)
         with raw.cursor() as cursor, cursor.copy(statement) as stream:
@@ -90,12 +91,57 @@ def copy(
 
     if wait:
         settle(connection)
-        work()
+        work(driver(connection))
         return
+    later(connection, work)
+
+
+def later(connection: Connection, work: After) -> None:
+    """Queue ``work`` (given the driver connection) behind the connection's ``COPY``s left
+    running, on the same helper thread: for other bulk statements whose outcome the caller does
+    not read (an ``executemany`` of updates), with the same guarantees as a ``COPY``."""
+    raw = driver(connection)
     pending = connection.info.get(_PENDING)
     if pending is None:
         pending = connection.info[_PENDING] = _Pending()
-    pending.add(work)
+    pending.add(lambda: work(raw))
+
+
+def executemany_later(
+    connection: Connection, statement: ClauseElement, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """``connection.execute(statement, rows)`` queued behind the ``COPY``s left running
+    (``later``): the statement is compiled and its parameters converted by their types here,
+    as SQLAlchemy would, and the driver's ``executemany`` runs on the helper thread. Python-side
+    column defaults are not run here: the statement must set such columns itself."""
+    dialect = connection.dialect
+    compiled = cast("SQLCompiler", statement.compile(dialect=dialect))
+    defaulted = [c.name for c in (*compiled.insert_prefetch, *compiled.update_prefetch)]
+    if defaulted:
+        raise ValueError(f"set {', '.join(defaulted)} in the statement: defaults are not run")
+    fixed = compiled.construct_params(_check=False)  # the statement's own values
+    required = {name for name in fixed if compiled.binds[name].required}
+    convert = {
+        name: process
+        for name in fixed
+        if (process := compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+    }
+    params = []
+    for row in rows:
+        if missing := required - row.keys():
+            raise ValueError(f"no value for {', '.join(sorted(missing))} in {dict(row)!r}")
+        values = {**fixed, **row}
+        for name, process in convert.items():
+            if values[name] is not None:
+                values[name] = process(values[name])
+        params.append(values)
+    sql = str(compiled)
+
+    def work(raw: psycopg.Connection[Any]) -> None:
+        with raw.cursor() as cursor:
+            cursor.executemany(sql, params)
+
+    later(connection, work)
 
 
 def driver(connection: Connection) -> psycopg.Connection[Any]:
