@@ -128,7 +128,8 @@ def apply_many(
     filled: Filled | None = None,
 ) -> int:
     """Give each customer the profile values that win under the tenant's survivorship rules
-    (by default: only the fields it lacks); return how many customers changed.
+    (by default: only the fields it lacks); return how many customers were given values (under
+    the default rules a fill is skipped if another transaction filled the field meanwhile).
 
     ``filled``: what the caller knows of its own new customers (``Filled``). Under the default
     rules their gaps are taken from it instead of read, and it is kept up to date; under other
