@@ -40,7 +40,7 @@ from siyu.identity.models import Identity, JunkKey, JunkStatus
 from siyu.security.rbac import Perm, require
 
 _CHUNK = 20_000
-_FILLED_LIMIT = 2_000_000
+_FILLED_LIMIT = 1_000_000
 """At most this many customers in a ``filled`` (some 100 bytes each); the others are read."""
 _IDENTITY: Table = Identity.__table__  # type: ignore[assignment]  # a mapped class's Table
 _JUNK: Table = JunkKey.__table__  # type: ignore[assignment]

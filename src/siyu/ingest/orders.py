@@ -551,6 +551,6 @@ def _append_evidence(
 _EVIDENCE_PAIR: tuple[str, str] = ("customer_id", "fingerprint")
 _EVIDENCE_KEY = ("tenant_id", *_EVIDENCE_PAIR)
 """The unique key of ``identity_evidence``: one row per customer and receiver block."""
-_EVIDENCE_KEPT = 2_000_000
+_EVIDENCE_KEPT = 1_000_000
 """At most this many (customer, block) pairs kept by an import (some 100 bytes each); past
 that, its evidence is appended skipping stored rows in the database."""

@@ -11,9 +11,11 @@ from siyu.core.actor import Actor
 from siyu.core.db import Database, unit_of_work
 from siyu.customers import service as customers
 from siyu.events.models import Event
+from siyu.identity import bulk as identity_bulk
 from siyu.identity import service as identity
 from siyu.identity.keys import KeyKind, make_key
 from siyu.identity.models import Evidence, Identity
+from siyu.ingest import orders as order_import
 from siyu.ingest.orders import ImportAborted, OnError, import_orders
 from siyu.orders import service as orders
 from siyu.orders.models import Order
@@ -192,12 +194,17 @@ def tmall_file(path: Path, rows: list[tuple[str, str, str, str, str]]) -> Path:
     return path
 
 
+@pytest.mark.parametrize("kept", [None, 1])
 def test_evidence_of_known_customers_keeps_new_blocks_and_skips_stored_ones(
-    database: Database, tmp_path: Path
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kept: int | None
 ) -> None:
     """A later import (or a later batch) offers blocks its customers have and blocks they do not:
     the new ones are stored, the stored ones stay single, whether the customer came from an
-    earlier import, from this one, or was merged by it."""
+    earlier import, from this one, or was merged by it; also once the import stops keeping what
+    it stored and created (``kept``: its limits)."""
+    if kept is not None:
+        monkeypatch.setattr(order_import, "_EVIDENCE_KEPT", kept)
+        monkeypatch.setattr(identity_bulk, "_FILLED_LIMIT", kept)
     home, office = "浙江省 杭州市 西湖区 文三路100号", "上海 上海市 浦东新区 张江路1号"
     first = tmall_file(
         tmp_path / "first.csv",
