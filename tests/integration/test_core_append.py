@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import cast
 
 import polars as pl
 import psycopg
 import pytest
-from sqlalchemy import bindparam, event, func, select, text, update
+from sqlalchemy import Table, bindparam, event, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -311,7 +312,7 @@ def test_an_executemany_left_running_is_seen_and_fails_the_work(database: Databa
         pytest.skip("PostgreSQL only: SQLite runs every statement in turn")
     actor = bare_tenant()
     frame, constants = customer_rows(actor, 500)
-    table = Customer.__table__
+    table = cast("Table", Customer.__table__)
     rename = (
         update(table)
         .where(table.c.tenant_id == actor.tenant_id, table.c.id == bindparam("k_id"))
