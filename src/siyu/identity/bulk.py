@@ -42,6 +42,8 @@ from siyu.security.rbac import Perm, require
 _CHUNK = 20_000
 _FILLED_LIMIT = 1_000_000
 """At most this many customers in a ``filled`` (some 100 bytes each); the others are read."""
+_OWNERS_LIMIT = 1_000_000
+"""At most this many keys in an ``Owners`` (some 150 bytes each); the others are looked up."""
 _IDENTITY: Table = Identity.__table__  # type: ignore[assignment]  # a mapped class's Table
 _JUNK: Table = JunkKey.__table__  # type: ignore[assignment]
 
@@ -83,6 +85,27 @@ class Prepared:
     static: dict[int, str]
     hashed: dict[str, int]
     exclusive: list[bool]
+
+
+@dataclass
+class Owners:
+    """The owners of the keys a unit of work stored itself, batch after batch (an import):
+    later batches take them from here instead of looking them up. No other transaction can see
+    those identities; a merge moves a merged customer's identities to its survivor, so the keys
+    of merged customers leave (``drop``) and are looked up again.
+    """
+
+    by_hash: dict[str, uuid.UUID] = field(default_factory=dict)
+    since: datetime | None = None  # when the oldest of them was stored ("seen" then)
+
+    def forget(self) -> None:
+        self.by_hash.clear()
+        self.since = None
+
+    def drop(self, customers: set[uuid.UUID]) -> None:
+        """Forget the keys owned by these customers."""
+        for key_hash in [h for h, owner in self.by_hash.items() if owner in customers]:
+            del self.by_hash[key_hash]
 
 
 def prepare(tenant_id: uuid.UUID, records: Sequence[Record]) -> Prepared:
@@ -193,6 +216,7 @@ def resolve_batch(
     fanout_limit: int | None = service.DEFAULT_FANOUT_LIMIT,
     clock: Clock = SYSTEM_CLOCK,
     filled: customer_bulk.Filled | None = None,
+    owners: Owners | None = None,
 ) -> BatchResolution:
     """Resolve every record to a customer, creating, joining or bridging customers.
 
@@ -200,6 +224,8 @@ def resolve_batch(
     caller resolving several batches in one unit of work (an import), learns the profile
     fields of the customers each batch creates, so that a later batch fills their gaps without
     reading them (``customers.bulk.Filled``); customers merged or resolved one by one leave it.
+    ``owners`` (``Owners``), kept the same way, spares later batches the look-up of the keys
+    earlier ones stored.
     """
     require(actor, Perm.CUSTOMERS_WRITE)
     if isinstance(records, Prepared) and records.tenant_id != actor.tenant_id:
@@ -208,7 +234,14 @@ def resolve_batch(
         if not isinstance(records, Prepared):
             records = prepare(actor.tenant_id, records)
         return _resolve_batch(
-            db, actor, records, source, fanout_limit, clock, {} if filled is None else filled
+            db,
+            actor,
+            records,
+            source,
+            fanout_limit,
+            clock,
+            {} if filled is None else filled,
+            Owners() if owners is None else owners,
         )
 
 
@@ -220,6 +253,7 @@ def _resolve_batch(
     fanout_limit: int | None,
     clock: Clock,
     filled: customer_bulk.Filled,
+    stored: Owners,
 ) -> BatchResolution:
     tenant_id = actor.tenant_id
     now = clock.now()
@@ -242,7 +276,15 @@ def _resolve_batch(
         is_junk[n] = True
     ucoded = [[n for n in codes if not is_junk[n]] for codes in coded]
     live = {h: n for h, n in batch.hashed.items() if not is_junk[n]}
-    owned, stale = _owned(db, live, now - timedelta(days=1))
+    seen_recently = now - timedelta(days=1)
+    if stored.since is not None and stored.since < seen_recently:
+        stored.forget()  # their last_seen_at needs moving: look them up
+    known = stored.by_hash
+    kept = {n: known[h] for h, n in live.items() if h in known}
+    owned, stale = _owned(
+        db, {h: n for h, n in live.items() if h not in known} if kept else live, seen_recently
+    )
+    owned.update(kept)
     owner_of: list[uuid.UUID | None] = [None] * len(keys)
     for n, owner in owned.items():
         owner_of[n] = owner
@@ -378,6 +420,9 @@ def _resolve_batch(
                 if owner_of[n] is None and n not in fresh:
                     fresh[n] = customer_id
     _append_identities(db, tenant_id, fresh, keys, hash_of, source=source, now=now)
+    if len(known) + len(fresh) <= _OWNERS_LIMIT:
+        known.update((hash_of[n], customer_id) for n, customer_id in fresh.items())
+        stored.since = now if stored.since is None else min(stored.since, now)
     _touch(db, stale, now)
     label_of: dict[int, str] = {}
     _append_created_events(
@@ -413,6 +458,8 @@ def _resolve_batch(
         result.merged_ids.extend(merged_carefully)
         _follow_merges(db, result, merged_carefully)
     result.junk_keys.update(keys[n].label for n in junk)
+    if result.merged_ids:  # merged customers' identities moved to their survivors
+        stored.drop(set(result.merged_ids))
     return result
 
 

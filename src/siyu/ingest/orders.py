@@ -289,7 +289,8 @@ def _existing_orders(db: Session, source: OrderSource, external_ids: Sequence[st
 @dataclass
 class _Tally:
     """What an import carries from batch to batch: the customers it created and matched, the
-    profile fields its new customers hold (``customers.bulk.Filled``), the linkage evidence it
+    profile fields its new customers hold (``customers.bulk.Filled``), the owners of the keys it
+    stored (``identity.bulk.Owners``), the linkage evidence it
     stored (``_store_evidence``; ``None`` past ``_EVIDENCE_KEPT`` rows), and whether the last
     batch's orders were all new (then ``_write_batch`` builds the next batch's OneID records
     before looking its orders up)."""
@@ -297,6 +298,7 @@ class _Tally:
     created: set[uuid.UUID] = field(default_factory=set)
     matched: set[uuid.UUID] = field(default_factory=set)
     filled: Filled = field(default_factory=dict)
+    owners: identity_bulk.Owners = field(default_factory=identity_bulk.Owners)
     evidence: pl.DataFrame | None = field(
         default_factory=lambda: pl.DataFrame(schema=dict.fromkeys(_EVIDENCE_PAIR, pl.Utf8))
     )
@@ -436,7 +438,13 @@ def _resolve_buyers(
     orders' ``buyers``; also return the customers the batch created, unless it merged any
     (then a customer it created may hold another's evidence: none is returned)."""
     resolution = identity_bulk.resolve_batch(
-        db, actor, buyers.records, source=source, clock=clock, filled=tally.filled
+        db,
+        actor,
+        buyers.records,
+        source=source,
+        clock=clock,
+        filled=tally.filled,
+        owners=tally.owners,
     )
     tally.created |= resolution.created
     tally.matched |= {c for c in resolution.customer_ids if c not in tally.created}

@@ -178,20 +178,27 @@ def profiles_of(db, customer_ids: list[uuid.UUID]) -> list[tuple[object, ...]]:
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[FIXTURE])
-@given(batches=st.lists(records_strategy, min_size=2, max_size=3))
+@given(batches=st.lists(records_strategy, min_size=2, max_size=4))
 def test_batches_sharing_what_they_filled_store_the_same_profiles(
     database: Database, batches: list[list[bulk.Record]]
 ) -> None:
-    """An import's batches keep the fields of the customers they created (``filled``) and fill
-    later gaps without reading them back: the same customers and profiles as reading them."""
+    """An import's batches keep the fields of the customers they created (``filled``) and the
+    owners of the keys they stored (``owners``), and fill later gaps and find those owners
+    without reading them back: the same customers and profiles as reading them."""
     read, kept = bare_tenant(), bare_tenant()
     filled: dict[uuid.UUID, frozenset[str]] = {}
+    owners = bulk.Owners()
     results: dict[uuid.UUID, list[uuid.UUID]] = {read.tenant_id: [], kept.tenant_id: []}
-    for actor, memo in ((read, None), (kept, filled)):
+    for actor, memo, known in ((read, None, None), (kept, filled, owners)):
         with unit_of_work(actor) as db:
             for i, batch in enumerate(batches):
-                result = bulk.resolve_batch(db, actor, batch, source=f"s{i}", filled=memo)
+                result = bulk.resolve_batch(
+                    db, actor, batch, source=f"s{i}", filled=memo, owners=known
+                )
                 results[actor.tenant_id].extend(result.customer_ids)
+            holders = dict(db.execute(select(Identity.key_hash, Identity.customer_id)).all())
+            if known is not None:  # what is kept is what is stored
+                assert {h: holders[h] for h in known.by_hash} == known.by_hash
     with unit_of_work(read) as db:
         expected = profiles_of(db, results[read.tenant_id])
         expected_ids = live_customers(db, results[read.tenant_id])
