@@ -205,6 +205,7 @@ def test_evidence_of_known_customers_keeps_new_blocks_and_skips_stored_ones(
     if kept is not None:
         monkeypatch.setattr(order_import, "_EVIDENCE_KEPT", kept)
         monkeypatch.setattr(identity_bulk, "_FILLED_LIMIT", kept)
+        monkeypatch.setattr(identity_bulk, "_OWNERS_LIMIT", kept)
     home, office = "浙江省 杭州市 西湖区 文三路100号", "上海 上海市 浦东新区 张江路1号"
     first = tmall_file(
         tmp_path / "first.csv",
