@@ -169,16 +169,25 @@ def owners_of(
 
 
 def _flagged(db: Session, hashed: Mapping[str, int]) -> set[int]:
-    """Return the numbers of keys flagged as junk earlier (``hashed``: number by hash)."""
-    found: set[int] = set()
-    tenant_id = session_tenant(db)  # a Core statement: it names the tenant itself
+    """Return the numbers of keys flagged as junk earlier (``hashed``: number by hash).
+
+    A tenant has few flagged keys (store phones, placeholders): for a batch of at least
+    ``_CHUNK`` keys, all of them are read at once when there are at most ``_CHUNK``, which costs
+    the server far less than probing the index for every key of the batch; else (and for small
+    batches) the batch's keys are looked up, chunk by chunk.
+    """
+    tenant_id = session_tenant(db)  # Core statements: they name the tenant themselves
+    flagged = (_JUNK.c.tenant_id == tenant_id, _JUNK.c.status == JunkStatus.FLAGGED)
     wanted = list(hashed)
+    if len(wanted) >= _CHUNK:
+        listed = db.scalars(select(_JUNK.c.key_hash).where(*flagged).limit(_CHUNK + 1)).all()
+        if len(listed) <= _CHUNK:
+            return {hashed[h] for h in listed if h in hashed}
+    found: set[int] = set()
     for start in range(0, len(wanted), _CHUNK):
         rows = db.execute(
             select(_JUNK.c.key_hash).where(
-                _JUNK.c.tenant_id == tenant_id,
-                one_of(db, _JUNK.c.key_hash, wanted[start : start + _CHUNK]),
-                _JUNK.c.status == JunkStatus.FLAGGED,
+                *flagged, one_of(db, _JUNK.c.key_hash, wanted[start : start + _CHUNK])
             )
         )
         found.update(hashed[h] for (h,) in rows)

@@ -12,13 +12,13 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from siyu.core.actor import Actor
-from siyu.core.clock import FixedClock
+from siyu.core.clock import SYSTEM_CLOCK, FixedClock
 from siyu.core.db import Database, unit_of_work
 from siyu.customers.models import Customer
 from siyu.identity import bulk
 from siyu.identity import service as identity
 from siyu.identity.keys import IdentityKey, KeyKind, junk_reason, make_key
-from siyu.identity.models import Identity, JunkKey, MergeRecord
+from siyu.identity.models import Identity, JunkKey, JunkStatus, MergeRecord
 from tests.factories import bare_tenant
 from tests.integration.identity.test_oneid import components
 
@@ -234,6 +234,44 @@ def test_a_store_phone_on_many_walk_ins_is_caught_before_it_links_anyone(
         assert db.scalar(select(func.count()).select_from(MergeRecord)) == 0
         (flag,) = db.scalars(select(JunkKey)).all()
         assert (flag.reason, flag.hit_count) == ("links more than 3 distinct people", 5)
+
+
+@pytest.mark.parametrize("chunk", [1, 4, 100])
+def test_keys_flagged_earlier_link_nobody_however_they_are_read(
+    database: Database, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Chunks of 1: more flagged keys than a chunk, the batch's keys are looked up; of 4: the
+    tenant's flagged keys (two, the cleared one not among them) are read whole; of 100: a small
+    batch (six keys) looks its keys up."""
+    monkeypatch.setattr(bulk, "_CHUNK", chunk)
+    actor = bare_tenant()
+    store, cleared, elsewhere = (
+        make_key(KeyKind.PHONE, f"1395555012{i}") for i in range(3)
+    )  # elsewhere: flagged, not in the batch
+    with unit_of_work(actor) as db:
+        for key in (store, cleared, elsewhere):
+            identity.flag_junk(db, actor, key, "typed by a store", clock=SYSTEM_CLOCK)
+        (junk,) = db.scalars(
+            select(JunkKey).where(JunkKey.key_hash == cleared.hash(actor.tenant_id))
+        ).all()
+        identity.set_junk_status(db, actor, junk.id, status=JunkStatus.CLEARED)
+        buyers = [make_key(KeyKind.BUYER, name, "tmall") for name in ("amy", "bob", "cat", "dan")]
+        records = [
+            [buyers[0], store],
+            [buyers[1], store],
+            [buyers[2], cleared],
+            [buyers[3], cleared],
+        ]
+        result = bulk.resolve_batch(
+            db, actor, [bulk.Record(keys=k) for k in records], source="test"
+        )
+        owned = set(db.scalars(select(Identity.key_hash)))
+    one, two, three, four = result.customer_ids
+    assert one != two  # the flagged store phone links nobody
+    assert three == four  # an operator cleared this one: it links again
+    assert result.junk_keys == {"phone"}
+    assert store.hash(actor.tenant_id) not in owned
+    assert cleared.hash(actor.tenant_id) in owned
 
 
 def test_known_keys_are_marked_seen_again_once_a_day(database: Database) -> None:
