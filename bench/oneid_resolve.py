@@ -93,8 +93,9 @@ def population(records: int, seed: int) -> tuple[list[list[IdentityKey]], list[i
 def components(records: list[list[IdentityKey]]) -> list[object]:
     """The reference: each record's connected component over shared usable keys, in memory.
 
-    A record whose keys are all junk (a placeholder number alone, a person whose own phone is
-    all one digit) links nobody: it is a component of its own, as it is a customer of its own.
+    A record whose keys are all junk (a placeholder number alone, a person whose own phone has
+    seven repeated digits) links nobody: it is a component of its own, as it is a customer of
+    its own.
     """
     parent: dict[object, object] = {}
 
