@@ -126,20 +126,36 @@ def move_references_many(
         rounds[n][target_id] = source_id
     moved: dict[uuid.UUID, dict[str, list[str]]] = defaultdict(dict)
     references = customer_references()
+    joined = db.get_bind().dialect.name == "postgresql"
     for by_target in rounds:
         in_round = [(source_id, target_id) for target_id, source_id in by_target.items()]
         for start in range(0, len(in_round), _PAIR_CHUNK):
             pair = _pair_rows(db, in_round[start : start + _PAIR_CHUNK])
             for table, column_name in references:
+                column = table.c[column_name]
+                moving: ColumnElement[bool]
+                target: ColumnElement[Any]
+                if joined:  # UPDATE … FROM the pairs
+                    moving, target = column == pair.c.source, pair.c.target
+                else:
+                    # SQLite has no statistics on the pairs and would scan the tenant's rows
+                    # once per pair; as "one of the sources" it looks each source up by index
+                    moving = column.in_(select(pair.c.source))
+                    target = (  # correlated by name: it also sits in the duplicate checks
+                        select(pair.c.target)
+                        .where(pair.c.source == column)
+                        .correlate(table)
+                        .scalar_subquery()
+                    )
                 rows = db.execute(
                     update(table)
                     .where(
                         table.c.tenant_id == tenant_id,
-                        table.c[column_name] == pair.c.source,
-                        *_no_duplicate_on(table, column_name, pair.c.target),
+                        moving,
+                        *_no_duplicate_on(table, column_name, target),
                     )
-                    .values({column_name: pair.c.target})
-                    .returning(table.c.id, table.c[column_name])
+                    .values({column_name: target})
+                    .returning(table.c.id, column)
                 )
                 key = f"{table.name}.{column_name}"
                 for row_id, target_id in rows:  # the new value names the target: one per round

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, select
@@ -213,6 +214,43 @@ def test_a_batch_merges_many_pairs_with_a_statement_per_referencing_table(
     four_merges, same = bridge(4)
     assert (one_merge, four_merges) == (1, 4)
     assert same == few
+
+
+def test_sqlite_looks_the_merged_customers_rows_up_by_index(database: Database) -> None:
+    """Without statistics, SQLite planned ``UPDATE … FROM`` the pairs as a walk over all the
+    tenant's rows, the pairs scanned for each (11.8 s for 424 merges over 120,000 identities):
+    each referencing table must be searched by its (tenant, customer) index instead."""
+    if database.engine.dialect.name != "sqlite":
+        pytest.skip("a SQLite query plan; PostgreSQL joins the pairs by index")
+    actor = bare_tenant()
+    keys = [[phone(2 * p), phone(2 * p + 1)] for p in range(3)]
+    with unit_of_work(actor) as db:
+        for pair in keys:
+            for key in pair:
+                identity.resolve(db, actor, keys=[key], source="pos")
+    moves: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if statement.startswith("UPDATE") and "json_each" in statement:
+            moves.append((statement, parameters))
+
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        with unit_of_work(actor) as db:
+            result = bulk.resolve_batch(db, actor, [bulk.Record(keys=k) for k in keys], source="x")
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)
+    assert len(result.merged_ids) == 3
+    plans = {}
+    with unit_of_work(actor) as db:
+        for statement, parameters in moves:
+            table = statement.split()[1]
+            explain = f"EXPLAIN QUERY PLAN {statement}"
+            plan = db.connection().exec_driver_sql(explain, parameters).all()
+            plans[table] = " / ".join(row[-1] for row in plan)
+    for table in ("identity", "event", "customer_order", "identity_evidence"):
+        assert f"SEARCH {table} USING" in plans[table], plans[table]
+        assert "customer_id=?" in plans[table], plans[table]
 
 
 def test_oldest_survives_and_the_evidence_names_the_linking_keys(database: Database) -> None:
