@@ -141,7 +141,7 @@ def move_references_many(
                     # SQLite has no statistics on the pairs and would scan the tenant's rows
                     # once per pair; as "one of the sources" it looks each source up by index
                     moving = column.in_(select(pair.c.source))
-                    target = (  # correlated by name: it also sits in the duplicate checks
+                    target = (  # correlated explicitly: the duplicate checks nest it deeper
                         select(pair.c.target)
                         .where(pair.c.source == column)
                         .correlate(table)
