@@ -156,12 +156,15 @@ def backend_cpu(db: Session) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_import(database: Database, actor: Actor, path: Path, batch_rows: int) -> tuple[float, str]:
+def run_import(
+    database: Database, actor: Actor, path: Path, batch_rows: int | None
+) -> tuple[float, str]:
     started = time.perf_counter()
     cpu = time.process_time()
     with unit_of_work(actor, database=database) as db:
         server = backend_cpu(db)
-        summary = import_orders(db, actor, path, source="tmall", batch_rows=batch_rows)
+        sized = {} if batch_rows is None else {"batch_rows": batch_rows}
+        summary = import_orders(db, actor, path, source="tmall", **sized)
         server_after = backend_cpu(db)
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
@@ -188,7 +191,9 @@ def main() -> None:
     parser.add_argument("path", type=Path)
     parser.add_argument("--database-url", default=DEFAULT_URL, help="PostgreSQL server URL")
     parser.add_argument("--sqlite", action="store_true", help="import into embedded SQLite")
-    parser.add_argument("--batch-rows", type=int, default=50_000)
+    parser.add_argument(
+        "--batch-rows", type=int, help="rows per batch (default: what siyu import orders uses)"
+    )
     parser.add_argument("--rows", type=int, help="import only the file's first ROWS rows")
     parser.add_argument("--reimport", action="store_true", help="import twice; must be a no-op")
     args = parser.parse_args()

@@ -187,7 +187,7 @@ def import_orders(
     on_error: OnError = OnError.SKIP,
     timezone: str | None = None,
     progress: Progress | None = None,
-    batch_rows: int = 20_000,
+    batch_rows: int = 50_000,
     clock: Clock = SYSTEM_CLOCK,
 ) -> ImportSummary:
     """Import an order export. Returns the summary; raises ``ImportAborted`` (abort mode)."""
