@@ -53,13 +53,17 @@ BENCH_LOGIN = ("bench-admin", "bench-password-2026")  # a throwaway database's o
 BENCH_DB = "bench_import"
 
 
-def fresh_postgres(server_url: str) -> str:
-    """Drop and create the bench database; return its SQLAlchemy URL."""
-    plain = server_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    return server_url.rsplit("/", 1)[0] + f"/{BENCH_DB}"
+def driver_url(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL as psycopg takes it."""
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def fresh_postgres(server_url: str, name: str = BENCH_DB) -> str:
+    """Drop and create the bench database ``name``; return its SQLAlchemy URL."""
+    with psycopg.connect(driver_url(server_url), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
 
 
 def copy_reference(url: str, path: Path) -> float:
@@ -67,7 +71,7 @@ def copy_reference(url: str, path: Path) -> float:
     with path.open(encoding="utf-8-sig", newline="") as f:
         headers = next(csv.reader(f))
     columns = ", ".join(f"c{i} text" for i in range(len(headers)))
-    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    plain = driver_url(url)
     with psycopg.connect(plain) as conn:
         conn.execute(f"CREATE UNLOGGED TABLE IF NOT EXISTS copy_reference ({columns})")
         conn.execute("TRUNCATE copy_reference")
@@ -99,7 +103,7 @@ def storage_floor(url: str) -> float:
     read back in binary, ``COPY``-ed into an empty copy of the table with the same indexes and
     constraints (foreign keys aside). No parsing, no OneID, no look-ups: no import of the same
     rows into the same schema can take less."""
-    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    plain = driver_url(url)
     seconds = 0.0
     with psycopg.connect(plain) as conn, conn.cursor() as cur:
         for table in FLOOR_TABLES:
